@@ -1,0 +1,23 @@
+"""selfattn: self-attention step by step, in plain numpy."""
+
+from .attention import attention, attention_weights, self_attention, self_attention_loops
+from .encoding import one_hot
+from .masks import causal_mask, padding_mask
+from .multihead import MultiHeadAttention, merge_heads, split_heads
+from .positions import sinusoidal_positions
+from .softmax import softmax
+
+__all__ = [
+    "MultiHeadAttention",
+    "attention",
+    "attention_weights",
+    "causal_mask",
+    "merge_heads",
+    "one_hot",
+    "padding_mask",
+    "self_attention",
+    "self_attention_loops",
+    "sinusoidal_positions",
+    "softmax",
+    "split_heads",
+]

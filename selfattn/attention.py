@@ -1,0 +1,208 @@
+"""Scaled dot-product attention, from the loop version to the batched one."""
+
+import numpy as np
+
+from ._checks import as_float_array
+from .masks import causal_mask
+from .softmax import masked_softmax, softmax
+
+
+def self_attention_loops(x):
+    """The seed notebook's self-attention, one query and one key at a time.
+
+    For each position ``i``: score every position ``j`` by the dot product
+    ``x[i] . x[j]``, turn the scores into weights with a softmax, and add up the
+    rows of ``x`` weighted by them. Slow and plain; kept as the readable reference
+    that :func:`self_attention` must match.
+
+    Parameters
+    ----------
+    x : array_like of real numbers, shape (n, d)
+        One vector per token.
+
+    Returns
+    -------
+    outputs : ndarray, shape (n, d)
+        ``outputs[i] = sum_j weights[i, j] * x[j]``.
+    weights : ndarray, shape (n, n)
+        ``weights[i] = softmax([x[i] . x[j] for j in range(n)])``; each row sums to 1.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from selfattn import self_attention_loops
+    >>> outputs, weights = self_attention_loops(np.array([[0.0, 1.0], [0.0, 0.0]]))
+    >>> print(weights)  # row 0: softmax([1, 0]); row 1: softmax([0, 0])
+    [[0.73105858 0.26894142]
+     [0.5        0.5       ]]
+    """
+    x = as_float_array(x, "x", ("n", "d"))
+    n = len(x)
+    weights = np.zeros((n, n), dtype=x.dtype)
+    outputs = np.zeros_like(x)
+    for i in range(n):
+        scores = np.array([np.dot(x[i], x[j]) for j in range(n)])
+        weights[i] = softmax(scores)
+        for j in range(n):
+            outputs[i] += weights[i, j] * x[j]
+    return outputs, weights
+
+
+def self_attention(x):
+    """The seed notebook's self-attention, vectorised and batched.
+
+    The same model as :func:`self_attention_loops` (queries, keys and values are all
+    ``x``; no scaling), written as two matrix products:
+    ``weights = softmax(x @ x.T)`` row by row, and ``outputs = weights @ x``.
+    It is :func:`attention` with ``q = k = v = x`` and ``scale=1``.
+
+    Parameters
+    ----------
+    x : array_like of real numbers, shape (..., n, d)
+        One vector per token; leading axes are batch axes.
+
+    Returns
+    -------
+    outputs : ndarray, shape (..., n, d)
+    weights : ndarray, shape (..., n, n)
+        Each row sums to 1.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from selfattn import self_attention
+    >>> outputs, weights = self_attention(np.eye(2))
+    >>> print(weights)  # row 0: softmax([1, 0])
+    [[0.73105858 0.26894142]
+     [0.26894142 0.73105858]]
+    """
+    x = as_float_array(x, "x", ("...", "n", "d"))
+    weights = attention_weights(x, x, scale=1.0)
+    return weights @ x, weights
+
+
+def attention_weights(q, k, mask=None, *, causal=False, scale=None):
+    """How much each query attends to each key: ``softmax(scale * q @ k.T)``.
+
+    Parameters
+    ----------
+    q : array_like of real numbers, shape (..., n_q, d_k)
+        Queries.
+    k : array_like of real numbers, shape (..., n_k, d_k)
+        Keys. Batch axes of ``q`` and ``k`` broadcast against each other.
+    mask : array_like of bool, broadcastable to (..., n_q, n_k), optional
+        ``True`` where a query may attend to a key (PyTorch
+        ``scaled_dot_product_attention``'s convention).
+    causal : bool, default False
+        Also forbid query ``i`` from attending to keys ``j > i``
+        (:func:`causal_mask`, aligned at the top left).
+    scale : float, optional
+        Multiplies the scores; defaults to ``1 / sqrt(d_k)``.
+
+    Returns
+    -------
+    ndarray, shape (..., n_q, n_k)
+        Non-negative weights; each row sums to 1 over its allowed keys. A query with
+        no allowed key gets a row of zeros (and so, in :func:`attention`, an output
+        of zeros), never NaN: this is what PyTorch 2.13 returns too.
+
+    Raises
+    ------
+    TypeError
+        If an input is not numeric, ``mask`` is not boolean, or ``scale`` is not a number.
+    ValueError
+        If shapes do not fit: ``q`` and ``k`` must share ``d_k`` and broadcast in their
+        batch axes, ``mask`` must broadcast to ``(..., n_q, n_k)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from selfattn import attention_weights
+    >>> q = np.array([[0.0, np.sqrt(2.0)]])
+    >>> k = np.eye(2)
+    >>> print(attention_weights(q, k))  # softmax([0, 1]) = [1, e] / (1 + e)
+    [[0.26894142 0.73105858]]
+    >>> print(attention_weights(q, k, mask=np.array([True, False])))
+    [[1. 0.]]
+    """
+    q = as_float_array(q, "q", ("...", "n_q", "d_k"))
+    k = as_float_array(k, "k", ("...", "n_k", "d_k"))
+    if q.shape[-1] != k.shape[-1]:
+        raise ValueError(f"q and k must share d_k (the last axis); got q {q.shape} and k {k.shape}")
+    try:
+        batch = np.broadcast_shapes(q.shape[:-2], k.shape[:-2])
+    except ValueError:
+        raise ValueError(
+            f"q and k must have broadcastable batch axes; got q {q.shape} and k {k.shape}"
+        ) from None
+    if scale is None:
+        scale = 1.0 / np.sqrt(q.shape[-1])
+    elif isinstance(scale, bool) or not isinstance(scale, (int, float, np.integer, np.floating)):
+        raise TypeError(f"scale must be a real number; got {type(scale).__name__} {scale!r}")
+    elif not np.isfinite(scale):
+        raise ValueError(f"scale must be finite; got {scale}")
+    scores = (q @ np.swapaxes(k, -1, -2)) * np.result_type(q, k).type(scale)
+    shape = (*batch, q.shape[-2], k.shape[-2])
+    allowed = None
+    if mask is not None:
+        allowed = np.asarray(mask)
+        if allowed.dtype != bool:
+            raise TypeError(
+                f"mask must be a boolean array (True = may attend); got dtype {allowed.dtype}"
+            )
+        if allowed.ndim > len(shape) or np.broadcast_shapes(allowed.shape, shape) != shape:
+            raise ValueError(
+                f"mask must broadcast to (..., n_q, n_k) = {shape}; got shape {allowed.shape}"
+            )
+    if causal:
+        future_hidden = causal_mask(q.shape[-2], k.shape[-2])
+        allowed = future_hidden if allowed is None else allowed & future_hidden
+    return masked_softmax(scores, allowed)
+
+
+def attention(q, k, v, mask=None, *, causal=False, scale=None):
+    """Scaled dot-product attention: ``softmax(q @ k.T / sqrt(d_k)) @ v``.
+
+    Each query's output is the average of the values, weighted by
+    :func:`attention_weights`.
+
+    Parameters
+    ----------
+    q : array_like of real numbers, shape (..., n_q, d_k)
+    k : array_like of real numbers, shape (..., n_k, d_k)
+    v : array_like of real numbers, shape (..., n_k, d_v)
+        Values, one per key.
+    mask, causal, scale
+        As in :func:`attention_weights`.
+
+    Returns
+    -------
+    ndarray, shape (..., n_q, d_v)
+        A query with no allowed key gets zeros.
+
+    Raises
+    ------
+    TypeError, ValueError
+        As in :func:`attention_weights`; also if ``k`` and ``v`` differ in ``n_k``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from selfattn import attention
+    >>> q = np.array([[0.0, np.sqrt(2.0)]])
+    >>> k = np.eye(2)
+    >>> v = np.array([[10.0, 0.0, 0.0], [0.0, 0.0, 10.0]])
+    >>> print(attention(q, k, v))
+    [[2.68941421 0.         7.31058579]]
+    """
+    k = as_float_array(k, "k", ("...", "n_k", "d_k"))
+    v = as_float_array(v, "v", ("...", "n_k", "d_v"))
+    if k.shape[-2] != v.shape[-2]:
+        raise ValueError(f"k and v must share n_k (one value per key); got k {k.shape} and v {v.shape}")
+    try:
+        np.broadcast_shapes(k.shape[:-2], v.shape[:-2])
+    except ValueError:
+        raise ValueError(
+            f"k and v must have broadcastable batch axes; got k {k.shape} and v {v.shape}"
+        ) from None
+    return attention_weights(q, k, mask, causal=causal, scale=scale) @ v
