@@ -5,13 +5,16 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export NO_MKDOCS_2_WARNING := 1
 
-.PHONY: serve test build screenshots clean
+.PHONY: install serve test build screenshots clean
 
 $(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+		{ echo "selfattn needs Python >= 3.11; run e.g. make PYTHON=python3.12 ..."; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
+
+install: $(STAMP)  ## .venv with selfattn and every docs and test tool
 
 serve: $(STAMP)  ## the site at http://127.0.0.1:8000, rebuilt on every save
 	$(BIN)/mkdocs serve --dev-addr 127.0.0.1:8000 --livereload --watch selfattn
@@ -21,6 +24,9 @@ test: $(STAMP)  ## every test: unit, docs, docstrings, notebooks, build, browser
 
 build: $(STAMP)  ## the site into site/
 	$(BIN)/mkdocs build --strict
+
+screenshots: $(STAMP)  ## full-page PNGs of every page, light and dark, in screenshots/
+	$(BIN)/python tests/screenshots.py screenshots
 
 clean:
 	rm -rf site .pytest_cache .hypothesis screenshots
