@@ -13,7 +13,7 @@ def self_attention_loops(x):
     For each position ``i``: score every position ``j`` by the dot product
     ``x[i] . x[j]``, turn the scores into weights with a softmax, and add up the
     rows of ``x`` weighted by them. Slow and plain; kept as the readable reference
-    that :func:`self_attention` must match.
+    that `self_attention` must match.
 
     Parameters
     ----------
@@ -51,10 +51,10 @@ def self_attention_loops(x):
 def self_attention(x):
     """The seed notebook's self-attention, vectorised and batched.
 
-    The same model as :func:`self_attention_loops` (queries, keys and values are all
+    The same model as `self_attention_loops` (queries, keys and values are all
     ``x``; no scaling), written as two matrix products:
     ``weights = softmax(x @ x.T)`` row by row, and ``outputs = weights @ x``.
-    It is :func:`attention` with ``q = k = v = x`` and ``scale=1``.
+    It is `attention` with ``q = k = v = x`` and ``scale=1``.
 
     Parameters
     ----------
@@ -95,7 +95,7 @@ def attention_weights(q, k, mask=None, *, causal=False, scale=None):
         ``scaled_dot_product_attention``'s convention).
     causal : bool, default False
         Also forbid query ``i`` from attending to keys ``j > i``
-        (:func:`causal_mask`, aligned at the top left).
+        (`causal_mask`, aligned at the top left).
     scale : float, optional
         Multiplies the scores; defaults to ``1 / sqrt(d_k)``.
 
@@ -103,7 +103,7 @@ def attention_weights(q, k, mask=None, *, causal=False, scale=None):
     -------
     ndarray, shape (..., n_q, n_k)
         Non-negative weights; each row sums to 1 over its allowed keys. A query with
-        no allowed key gets a row of zeros (and so, in :func:`attention`, an output
+        no allowed key gets a row of zeros (and so, in `attention`, an output
         of zeros), never NaN: this is what PyTorch 2.13 returns too.
 
     Raises
@@ -150,7 +150,11 @@ def attention_weights(q, k, mask=None, *, causal=False, scale=None):
             raise TypeError(
                 f"mask must be a boolean array (True = may attend); got dtype {allowed.dtype}"
             )
-        if allowed.ndim > len(shape) or np.broadcast_shapes(allowed.shape, shape) != shape:
+        try:
+            fits = allowed.ndim <= len(shape) and np.broadcast_shapes(allowed.shape, shape) == shape
+        except ValueError:
+            fits = False
+        if not fits:
             raise ValueError(
                 f"mask must broadcast to (..., n_q, n_k) = {shape}; got shape {allowed.shape}"
             )
@@ -164,7 +168,7 @@ def attention(q, k, v, mask=None, *, causal=False, scale=None):
     """Scaled dot-product attention: ``softmax(q @ k.T / sqrt(d_k)) @ v``.
 
     Each query's output is the average of the values, weighted by
-    :func:`attention_weights`.
+    `attention_weights`.
 
     Parameters
     ----------
@@ -173,7 +177,7 @@ def attention(q, k, v, mask=None, *, causal=False, scale=None):
     v : array_like of real numbers, shape (..., n_k, d_v)
         Values, one per key.
     mask, causal, scale
-        As in :func:`attention_weights`.
+        As in `attention_weights`.
 
     Returns
     -------
@@ -183,7 +187,7 @@ def attention(q, k, v, mask=None, *, causal=False, scale=None):
     Raises
     ------
     TypeError, ValueError
-        As in :func:`attention_weights`; also if ``k`` and ``v`` differ in ``n_k``.
+        As in `attention_weights`; also if ``k`` and ``v`` differ in ``n_k``.
 
     Examples
     --------
@@ -195,14 +199,15 @@ def attention(q, k, v, mask=None, *, causal=False, scale=None):
     >>> print(attention(q, k, v))
     [[2.68941421 0.         7.31058579]]
     """
+    q = as_float_array(q, "q", ("...", "n_q", "d_k"))
     k = as_float_array(k, "k", ("...", "n_k", "d_k"))
     v = as_float_array(v, "v", ("...", "n_k", "d_v"))
     if k.shape[-2] != v.shape[-2]:
         raise ValueError(f"k and v must share n_k (one value per key); got k {k.shape} and v {v.shape}")
     try:
-        np.broadcast_shapes(k.shape[:-2], v.shape[:-2])
+        np.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])
     except ValueError:
         raise ValueError(
-            f"k and v must have broadcastable batch axes; got k {k.shape} and v {v.shape}"
+            f"q, k and v must have broadcastable batch axes; got q {q.shape}, k {k.shape} and v {v.shape}"
         ) from None
     return attention_weights(q, k, mask, causal=causal, scale=scale) @ v

@@ -46,7 +46,7 @@ def split_heads(x, n_heads):
 
 
 def merge_heads(x):
-    """Undo :func:`split_heads`: put the heads' features side by side again.
+    """Undo `split_heads`: put the heads' features side by side again.
 
     Parameters
     ----------
@@ -76,7 +76,7 @@ class MultiHeadAttention:
     Queries come from ``x``; keys and values from ``context`` (``x`` itself for
     self-attention, another sequence for cross-attention). Each projection is
     ``x @ w + b``. The projected queries, keys and values are split into ``n_heads``
-    heads, each head runs :func:`attention_weights` on its own slice, and the heads'
+    heads, each head runs `attention_weights` on its own slice, and the heads'
     outputs are merged and projected by ``w_o``, ``b_o``.
 
     Attributes
@@ -173,7 +173,7 @@ class MultiHeadAttention:
             (self-attention). Giving another sequence makes it cross-attention.
         mask : array_like of bool, broadcastable to (..., n_heads, n_q, n_k), optional
             ``True`` where a query may attend to a key. A mask of shape ``(n_q, n_k)``
-            applies to every head; a padding mask from :func:`padding_mask` needs a head
+            applies to every head; a padding mask from `padding_mask` needs a head
             axis, ``mask[:, None]``.
         causal : bool, default False
             Forbid query ``i`` from attending to keys ``j > i``.

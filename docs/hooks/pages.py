@@ -34,10 +34,21 @@ extras = {}
 
 
 def code_of(block):
-    """The Python a block runs: a doctest's sources without prompts, or the block itself."""
-    if block.lstrip().startswith(">>>"):
-        return "".join(example.source for example in doctest.DocTestParser().get_examples(block))
-    return block
+    """The Python a block runs: a doctest's sources without prompts, or the block itself.
+
+    A doctest example that shows a traceback becomes a ``try``/``except`` that prints the
+    error, so the notebook still runs from top to bottom.
+    """
+    if not block.lstrip().startswith(">>>"):
+        return block
+    sources = []
+    for example in doctest.DocTestParser().get_examples(block):
+        if example.exc_msg is None:
+            sources.append(example.source)
+        else:
+            body = "".join("    " + line for line in example.source.splitlines(keepends=True))
+            sources.append(f'try:\n{body}except Exception as error:\n    print(f"{{type(error).__name__}}: {{error}}")\n')
+    return "".join(sources)
 
 
 def split_page(markdown):
