@@ -1,0 +1,300 @@
+"""split_heads, merge_heads and MultiHeadAttention."""
+
+import numpy as np
+import pytest
+
+from selfattn import MultiHeadAttention, attention_weights, causal_mask, merge_heads, padding_mask, split_heads
+
+
+def normal(seed, *shape):
+    return np.random.default_rng(seed).normal(size=shape)
+
+
+def with_random_biases(mha, seed):
+    """The same weights with nonzero biases, so a forgotten bias cannot pass."""
+    b_q, b_k, b_v, b_o = normal(seed, 4, mha.d_model)
+    return MultiHeadAttention(mha.w_q, mha.w_k, mha.w_v, mha.w_o, b_q, b_k, b_v, b_o, mha.n_heads)
+
+
+def per_head_loop(mha, x, context=None, allowed=None):
+    """Multi-head attention for one unbatched sequence, written out head by head."""
+    context = x if context is None else context
+    d_head = mha.d_model // mha.n_heads
+    bias = {name: 0.0 if getattr(mha, name) is None else getattr(mha, name) for name in ("b_q", "b_k", "b_v", "b_o")}
+    heads, all_weights = [], []
+    for h in range(mha.n_heads):
+        cols = slice(h * d_head, (h + 1) * d_head)
+        q = x @ mha.w_q[:, cols] + np.broadcast_to(bias["b_q"], mha.d_model)[cols]
+        k = context @ mha.w_k[:, cols] + np.broadcast_to(bias["b_k"], mha.d_model)[cols]
+        v = context @ mha.w_v[:, cols] + np.broadcast_to(bias["b_v"], mha.d_model)[cols]
+        scores = q @ k.T / np.sqrt(d_head)
+        mask = np.ones(scores.shape, dtype=bool) if allowed is None else np.broadcast_to(allowed, scores.shape)
+        e = np.where(mask, np.exp(scores - scores.max(axis=-1, keepdims=True)), 0.0)
+        weights = e / e.sum(axis=-1, keepdims=True)
+        heads.append(weights @ v)
+        all_weights.append(weights)
+    return np.concatenate(heads, axis=-1) @ mha.w_o + bias["b_o"], np.stack(all_weights)
+
+
+# split_heads and merge_heads
+
+
+@pytest.mark.parametrize("n_heads", [1, 2, 3, 4, 6, 12])
+def test_split_merge_round_trip(n_heads):
+    x = normal(0, 2, 3, 5, 12)
+    heads = split_heads(x, n_heads)
+    assert heads.shape == (2, 3, n_heads, 5, 12 // n_heads)
+    np.testing.assert_array_equal(merge_heads(heads), x)
+
+
+@pytest.mark.parametrize("n_heads", [3, 4])
+def test_split_heads_layout(n_heads):
+    x = normal(1, 2, 5, 12)
+    d_head = 12 // n_heads
+    heads = split_heads(x, n_heads)
+    for h in range(n_heads):
+        np.testing.assert_array_equal(heads[:, h], x[..., h * d_head : (h + 1) * d_head])
+
+
+def test_split_heads_hand_values():
+    x = np.arange(12.0).reshape(2, 6)
+    np.testing.assert_array_equal(split_heads(x, 3), [[[0, 1], [6, 7]], [[2, 3], [8, 9]], [[4, 5], [10, 11]]])
+    np.testing.assert_array_equal(split_heads(x, 2)[1], [[3, 4, 5], [9, 10, 11]])
+
+
+def test_merge_heads_hand_values():
+    heads = np.arange(12.0).reshape(3, 2, 2)  # 3 heads, 2 tokens, d_head 2
+    np.testing.assert_array_equal(merge_heads(heads), [[0, 1, 4, 5, 8, 9], [2, 3, 6, 7, 10, 11]])
+
+
+@pytest.mark.parametrize("n_heads", [5, 7, 24])
+def test_split_heads_d_model_not_divisible(n_heads):
+    with pytest.raises(
+        ValueError, match=rf"d_model must be divisible by n_heads; got d_model=12 and n_heads={n_heads}"
+    ):
+        split_heads(np.ones((5, 12)), n_heads)
+
+
+def test_split_heads_bad_input():
+    with pytest.raises(ValueError, match=r"x must have shape \(\.\.\., n, d_model\); got shape \(12,\)"):
+        split_heads(np.ones(12), 3)
+    with pytest.raises(ValueError, match="n_heads must be a positive int; got 0"):
+        split_heads(np.ones((5, 12)), 0)
+    with pytest.raises(TypeError, match="n_heads must be a positive int; got float"):
+        split_heads(np.ones((5, 12)), 3.0)
+
+
+def test_merge_heads_bad_input():
+    with pytest.raises(ValueError, match=r"x must have shape \(\.\.\., n_heads, n, d_head\); got shape \(5, 12\)"):
+        merge_heads(np.ones((5, 12)))
+
+
+# MultiHeadAttention
+
+
+@pytest.mark.parametrize("d_model, n_heads, n", [(12, 3, 5), (12, 4, 7), (10, 5, 3), (6, 1, 11)])
+def test_equals_per_head_loop(d_model, n_heads, n):
+    mha = with_random_biases(MultiHeadAttention.init(d_model, n_heads, rng=d_model + n_heads), seed=7)
+    x = normal(2, n, d_model)
+    output, weights = mha(x, return_weights=True)
+    expected_output, expected_weights = per_head_loop(mha, x)
+    assert output.shape == (n, d_model)
+    assert weights.shape == (n_heads, n, n)
+    np.testing.assert_allclose(weights, expected_weights, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(output, expected_output, rtol=1e-12, atol=1e-13)
+    np.testing.assert_array_equal(mha(x), output)
+
+
+def test_batch_axes_equal_per_item():
+    mha = with_random_biases(MultiHeadAttention.init(12, 3, rng=0), seed=1)
+    x = normal(2, 2, 3, 5, 12)
+    output, weights = mha(x, return_weights=True)
+    assert output.shape == (2, 3, 5, 12) and weights.shape == (2, 3, 3, 5, 5)
+    for b in range(2):
+        for c in range(3):
+            expected_output, expected_weights = per_head_loop(mha, x[b, c])
+            np.testing.assert_allclose(output[b, c], expected_output, rtol=1e-12, atol=1e-13)
+            np.testing.assert_allclose(weights[b, c], expected_weights, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("n_q, n_k", [(3, 7), (7, 3), (5, 11)])
+def test_cross_attention(n_q, n_k):
+    mha = with_random_biases(MultiHeadAttention.init(8, 2, rng=3), seed=4)
+    x, context = normal(5, 2, n_q, 8), normal(6, 2, n_k, 8)
+    output, weights = mha(x, context, return_weights=True)
+    assert output.shape == (2, n_q, 8)
+    assert weights.shape == (2, 2, n_q, n_k)
+    for b in range(2):
+        expected_output, expected_weights = per_head_loop(mha, x[b], context[b])
+        np.testing.assert_allclose(output[b], expected_output, rtol=1e-12, atol=1e-13)
+        np.testing.assert_allclose(weights[b], expected_weights, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("d_model, n_heads, n_q, n_k", [(12, 3, 5, 7), (12, 4, 7, 5), (8, 8, 3, 3)])
+def test_weights_shape_and_rows_sum_to_one(d_model, n_heads, n_q, n_k):
+    mha = MultiHeadAttention.init(d_model, n_heads, rng=0)
+    _, weights = mha(normal(1, 2, n_q, d_model), normal(2, 2, n_k, d_model), return_weights=True)
+    assert weights.shape == (2, n_heads, n_q, n_k)
+    assert np.all(weights >= 0)
+    np.testing.assert_allclose(weights.sum(axis=-1), 1.0, rtol=1e-14)
+
+
+def test_causal_mask_applies_to_every_head():
+    mha = with_random_biases(MultiHeadAttention.init(12, 3, rng=0), seed=1)
+    x = normal(2, 5, 12)
+    output, weights = mha(x, causal=True, return_weights=True)
+    for h in range(3):
+        np.testing.assert_array_equal(weights[h][~causal_mask(5)], 0.0)
+    expected_output, expected_weights = per_head_loop(mha, x, allowed=causal_mask(5))
+    np.testing.assert_allclose(output, expected_output, rtol=1e-12, atol=1e-13)
+    np.testing.assert_allclose(weights, expected_weights, rtol=1e-12, atol=1e-14)
+    np.testing.assert_array_equal(mha(x, mask=causal_mask(5)), output)
+    changed = x.copy()
+    changed[3:] += 1.0  # the future changes; outputs up to position 2 do not
+    np.testing.assert_allclose(mha(changed, causal=True)[:3], output[:3], rtol=1e-13, atol=1e-14)
+
+
+def test_padding_mask_with_head_axis():
+    mha = with_random_biases(MultiHeadAttention.init(12, 4, rng=0), seed=1)
+    x = normal(2, 2, 7, 12)
+    lengths = [7, 4]
+    output, weights = mha(x, mask=padding_mask(lengths, 7)[:, None], return_weights=True)
+    np.testing.assert_array_equal(weights[1, :, :, 4:], 0.0)
+    # the real tokens of sequence 1 attend as if the padding were not there
+    np.testing.assert_allclose(output[1, :4], mha(x[1, :4]), rtol=1e-12, atol=1e-13)
+    np.testing.assert_allclose(output[0], mha(x[0]), rtol=1e-12, atol=1e-13)
+
+
+def test_per_head_mask():
+    mha = MultiHeadAttention.init(6, 3, rng=0)
+    x = normal(1, 4, 6)
+    mask = normal(2, 3, 4, 4) > 0
+    mask[..., 0] = True
+    _, weights = mha(x, mask=mask, return_weights=True)
+    np.testing.assert_array_equal(weights[~mask], 0.0)
+    d_head = 2
+    q, k = (split_heads(x @ w, 3) for w in (mha.w_q, mha.w_k))
+    for h in range(3):
+        np.testing.assert_allclose(weights[h], attention_weights(q[h], k[h], mask[h]), rtol=1e-14)
+        assert q[h].shape == (4, d_head)
+
+
+def test_bias_false_gives_no_biases():
+    mha = MultiHeadAttention.init(12, 3, rng=5, bias=False)
+    assert (mha.b_q, mha.b_k, mha.b_v, mha.b_o) == (None, None, None, None)
+    x = normal(1, 5, 12)
+    expected_output, _ = per_head_loop(mha, x)
+    np.testing.assert_allclose(mha(x), expected_output, rtol=1e-12, atol=1e-13)
+    zero_biases = MultiHeadAttention(mha.w_q, mha.w_k, mha.w_v, mha.w_o, *np.zeros((4, 12)), n_heads=3)
+    np.testing.assert_array_equal(mha(x), zero_biases(x))
+
+
+def test_bias_true_gives_zero_biases():
+    mha = MultiHeadAttention.init(12, 3, rng=5)
+    for b in (mha.b_q, mha.b_k, mha.b_v, mha.b_o):
+        np.testing.assert_array_equal(b, np.zeros(12))
+
+
+def test_biases_change_the_output():
+    mha = MultiHeadAttention.init(12, 3, rng=5)
+    x = normal(1, 5, 12)
+    assert not np.allclose(mha(x), with_random_biases(mha, seed=2)(x))
+
+
+def test_rng_int_and_generator_are_reproducible():
+    a = MultiHeadAttention.init(12, 3, rng=42)
+    b = MultiHeadAttention.init(12, 3, rng=42)
+    c = MultiHeadAttention.init(12, 3, rng=np.random.default_rng(42))
+    d = MultiHeadAttention.init(12, 3, rng=43)
+    for name in ("w_q", "w_k", "w_v", "w_o"):
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
+        np.testing.assert_array_equal(getattr(a, name), getattr(c, name))
+        assert not np.allclose(getattr(a, name), getattr(d, name))
+    assert not np.allclose(a.w_q, a.w_k)  # the four projections are drawn separately
+
+
+def test_init_scale_keeps_outputs_of_order_one():
+    d_model = 64
+    mha = MultiHeadAttention.init(d_model, 8, rng=0)
+    for w in (mha.w_q, mha.w_k, mha.w_v, mha.w_o):
+        assert w.shape == (d_model, d_model)
+        assert 0.9 / np.sqrt(d_model) < w.std() < 1.1 / np.sqrt(d_model)
+    x = normal(1, 4, 20, d_model)
+    assert 0.9 < (x @ mha.w_v).std() < 1.1  # x @ w keeps the scale of x
+    output = mha(x)
+    assert np.all(np.isfinite(output))
+    assert 0.2 <= output.std() <= 5.0
+
+
+def test_d_model_property():
+    assert MultiHeadAttention.init(10, 5, rng=0).d_model == 10
+
+
+@pytest.mark.parametrize("d_model, n_heads", [(12, 5), (10, 4), (6, 12)])
+def test_d_model_not_divisible_in_init_and_constructor(d_model, n_heads):
+    message = rf"d_model must be divisible by n_heads; got d_model={d_model} and n_heads={n_heads}"
+    with pytest.raises(ValueError, match=message):
+        MultiHeadAttention.init(d_model, n_heads)
+    w, b = np.eye(d_model), np.zeros(d_model)
+    with pytest.raises(ValueError, match=message):
+        MultiHeadAttention(w, w, w, w, b, b, b, b, n_heads)
+
+
+@pytest.mark.parametrize(
+    "d_model, n_heads, error, message",
+    [
+        (0, 1, ValueError, "d_model must be a positive int; got 0"),
+        (12, 0, ValueError, "n_heads must be a positive int; got 0"),
+        (12.0, 3, TypeError, "d_model must be a positive int; got float"),
+    ],
+)
+def test_init_bad_sizes(d_model, n_heads, error, message):
+    with pytest.raises(error, match=message):
+        MultiHeadAttention.init(d_model, n_heads)
+
+
+@pytest.mark.parametrize(
+    "name, value, message",
+    [
+        ("w_k", np.eye(6), r"w_k must have shape \(8, 8\) \(d_model=8\); got shape \(6, 6\)"),
+        ("w_o", np.ones((8, 6)), r"w_o must have shape \(8, 8\) \(d_model=8\); got shape \(8, 6\)"),
+        ("w_v", np.ones(8), r"w_v must have shape \(d_model, d_model\); got shape \(8,\)"),
+        ("b_v", np.zeros(6), r"b_v must have shape \(8,\) \(d_model=8\); got shape \(6,\)"),
+        ("b_o", np.zeros((1, 8)), r"b_o must have shape \(d_model\); got shape \(1, 8\)"),
+        ("w_q", np.ones((8, 6)), r"w_q must have shape \(8, 8\) \(d_model=8\); got shape \(8, 6\)"),
+    ],
+)
+def test_constructor_checks_shapes(name, value, message):
+    fields = dict(zip(("w_q", "w_k", "w_v", "w_o"), np.eye(8)[None].repeat(4, axis=0), strict=True))
+    fields.update(b_q=np.zeros(8), b_k=np.zeros(8), b_v=np.zeros(8), b_o=np.zeros(8), n_heads=2)
+    fields[name] = value
+    with pytest.raises(ValueError, match=message):
+        MultiHeadAttention(**fields)
+
+
+def test_constructor_checks_values():
+    w, b = np.eye(4), np.zeros(4)
+    with pytest.raises(ValueError, match=r"b_k must be finite; got nan at index \(2,\)"):
+        MultiHeadAttention(w, w, w, w, b, np.array([0, 0, np.nan, 0]), b, b, 2)
+    with pytest.raises(TypeError, match="w_o must be a real numeric array"):
+        MultiHeadAttention(w, w, w, w.astype(complex), b, b, b, b, 2)
+    with pytest.raises(TypeError, match="n_heads must be a positive int; got str"):
+        MultiHeadAttention(w, w, w, w, b, b, b, b, "2")
+
+
+def test_x_with_wrong_d_model_is_named():
+    mha = MultiHeadAttention.init(12, 3, rng=0)
+    with pytest.raises(ValueError, match=r"x must have shape \(\.\.\., n_q, d_model=12\); got shape \(5, 8\)"):
+        mha(np.ones((5, 8)))
+    with pytest.raises(ValueError, match=r"context must have shape \(\.\.\., n_k, d_model=12\); got shape \(7, 10\)"):
+        mha(np.ones((5, 12)), np.ones((7, 10)))
+    with pytest.raises(ValueError, match=r"x must have shape \(\.\.\., n_q, d_model\); got shape \(12,\)"):
+        mha(np.ones(12))
+
+
+def test_mask_with_wrong_shape_is_named():
+    mha = MultiHeadAttention.init(12, 3, rng=0)
+    with pytest.raises(
+        ValueError, match=r"mask must broadcast to \(\.\.\., n_q, n_k\) = \(3, 5, 7\); got shape \(5, 5\)"
+    ):
+        mha(np.ones((5, 12)), np.ones((7, 12)), mask=np.ones((5, 5), dtype=bool))
