@@ -1,11 +1,11 @@
 """selfattn: self-attention step by step, in plain numpy."""
 
-from .attention import attention, attention_weights, self_attention, self_attention_loops
+from .dot_product import attention, attention_weights, self_attention, self_attention_loops
 from .encoding import one_hot
 from .masks import causal_mask, padding_mask
 from .multihead import MultiHeadAttention, merge_heads, split_heads
+from .normalise import softmax
 from .positions import sinusoidal_positions
-from .softmax import softmax
 
 __all__ = [
     "MultiHeadAttention",

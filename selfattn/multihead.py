@@ -5,7 +5,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._checks import as_float_array, positive_int
-from .attention import attention_weights
+from .dot_product import attention_weights
 
 
 def split_heads(x, n_heads):

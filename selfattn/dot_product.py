@@ -4,7 +4,7 @@ import numpy as np
 
 from ._checks import as_float_array
 from .masks import causal_mask
-from .softmax import masked_softmax, softmax
+from .normalise import masked_softmax, softmax
 
 
 def self_attention_loops(x):
