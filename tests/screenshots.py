@@ -1,0 +1,66 @@
+"""Full-page screenshots of every page of the site, light and dark.
+
+    .venv/bin/python tests/screenshots.py [outdir]      (default: screenshots/)
+
+Builds the site with ``mkdocs build --strict`` into a temporary folder, serves it on
+127.0.0.1 as ``tests/test_browser.py`` does, and writes ``<page>-light.png`` and
+``<page>-dark.png`` (e.g. ``vectorise-dark.png``, ``api-attention-light.png``,
+``404-light.png``) for every page of the sitemap and the 404 page, at a desktop width.
+The palette is switched with the site's own light/dark toggle, as a reader would.
+"""
+
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import browser
+
+from conftest import ROOT, build_site
+
+SCHEMES = {"light": "default", "dark": "slate"}
+
+
+def main(outdir):
+    reason = browser.unavailable()
+    if reason:
+        sys.exit(reason)
+    from playwright.sync_api import sync_playwright
+
+    outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="selfattn-site-") as site:
+        print("building the site...", flush=True)
+        result = build_site(site)
+        if result.returncode != 0:
+            sys.exit(f"mkdocs build --strict failed:\n{result.stderr}")
+        with browser.SiteServer(site, browser.site_prefix(site)) as server, sync_playwright() as playwright:
+            chromium = browser.launch(playwright)
+            context = chromium.new_context(viewport=browser.DESKTOP, color_scheme="light")
+            page = context.new_page()
+            written, troubled = 0, []
+            for entry in browser.discover_pages(site, server.base_url):
+                visit = browser.visit(page, entry.url, entry.status)
+                if visit.load_error:
+                    troubled.append(f"{entry.name}: {visit.load_error}")
+                    visit.stop()
+                    continue
+                for label, scheme in SCHEMES.items():
+                    browser.set_palette(page, scheme)
+                    page.wait_for_timeout(300)  # let the palette's colour transitions finish
+                    path = outdir / f"{entry.name}-{label}.png"
+                    page.screenshot(path=path, full_page=True)
+                    written += 1
+                    print(path, flush=True)
+                visit.stop()
+                troubled += [f"{entry.name}: {problem}" for problem in visit.problems()]
+            chromium.close()
+    print(f"{written} screenshots in {outdir}/")
+    if troubled:
+        print("while taking them, the browser saw:\n  " + "\n  ".join(troubled))
+
+
+if __name__ == "__main__":
+    start = time.monotonic()
+    main(sys.argv[1] if len(sys.argv) > 1 else Path(ROOT, "screenshots"))
+    print(f"done in {time.monotonic() - start:.0f} s")
