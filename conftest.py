@@ -8,14 +8,15 @@ interpreter.
 """
 
 import os
+import re
 
 import matplotlib
 import numpy as np
 import pytest
 from sybil import Sybil
-from sybil.sybil import SybilCollection
 from sybil.parsers.markdown import PythonCodeBlockParser, SkipParser
 from sybil.parsers.rest import DocTestParser
+from sybil.sybil import SybilCollection
 
 matplotlib.use("Agg")  # pages that plot must not need a screen
 PRINT_DEFAULTS = np.get_printoptions()
@@ -48,3 +49,30 @@ def pytest_runtest_makereport(item, call):
         reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
         report.outcome = "failed"
         report.longrepr = f"skipped, but SELFATTN_NO_SKIPS=1 makes every skip a failure: {reason}"
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_xdist_make_scheduler(config, log):
+    """Hand out the tests to pytest-xdist's workers a file at a time (a page's blocks share
+    a namespace), except the browser checks, handed out a shard of pages at a time so that
+    the workers share them."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ByFile(LoadScopeScheduling):
+        def _split_scope(self, nodeid):
+            shard = re.search(r"\[(shard\d+)", nodeid)
+            return nodeid.split("::")[0] + (f"::{shard[1]}" if shard else "")
+
+    return ByFile(config, log)
+
+
+def pytest_collection_modifyitems(items):
+    """Run the build test first, so the site is built while the other worker runs the unit
+    and page tests, and the other tests that need the site last, when it is ready (the
+    units are handed out in this order: ``--no-loadscope-reorder``)."""
+
+    def order(item):
+        uses_site = "site" in item.fixturenames
+        return 0 if uses_site and item.path.name == "test_build.py" else 2 if uses_site else 1
+
+    items.sort(key=order)

@@ -5,14 +5,16 @@ import subprocess
 import sys
 
 import pytest
+from filelock import FileLock
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+MKDOCS_YML = os.path.join(ROOT, "mkdocs.yml")
 
 
-def build_site(site_dir, config_file=os.path.join(ROOT, "mkdocs.yml")):
+def build_site(site_dir, config_file=MKDOCS_YML):
     """Run ``mkdocs build --strict`` into ``site_dir``; return the finished process."""
     return subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--strict", "--config-file", config_file, "--site-dir", str(site_dir)],
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--config-file", config_file, "--site-dir", site_dir],
         cwd=ROOT,
         env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
         capture_output=True,
@@ -22,9 +24,20 @@ def build_site(site_dir, config_file=os.path.join(ROOT, "mkdocs.yml")):
 
 @pytest.fixture(scope="session")
 def site(tmp_path_factory):
-    """The site, built once per test session with ``mkdocs build --strict``."""
-    site_dir = tmp_path_factory.mktemp("site")
-    result = build_site(site_dir)
-    if result.returncode != 0:
-        pytest.fail(f"mkdocs build --strict failed:\n{result.stderr}", pytrace=False)
+    """The site, built once per test run with ``mkdocs build --strict``.
+
+    Under pytest-xdist the workers share one build: the first to ask builds it while the
+    others wait on a lock, in a folder named after this run.
+    """
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID")
+    root = tmp_path_factory.getbasetemp().parent / f"site-{run}" if run else tmp_path_factory.mktemp("site")
+    root.mkdir(exist_ok=True)
+    site_dir, log = root / "site", root / "build.log"
+    with FileLock(root / "build.lock"):
+        if not log.exists():
+            result = build_site(site_dir)
+            log.write_text(f"{result.returncode}\n{result.stderr}")
+    returncode, stderr = log.read_text().split("\n", 1)
+    if returncode != "0":
+        pytest.fail(f"mkdocs build --strict failed:\n{stderr}", pytrace=False)
     return site_dir

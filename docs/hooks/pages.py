@@ -6,31 +6,47 @@
 2. The page's figures: a page that uses matplotlib is run at build time, block by block
    in a fresh namespace (as Sybil runs it under pytest), and every figure a block leaves
    open is saved as ``figures/<page>-<n>.png`` and shown right below that block. The
-   figure's label (``plt.subplots(num="...")``) is the image's alt text.
+   figure's label (``plt.subplots(num="...")``) is the image's alt text. The drawing
+   happens in a second Python process (``draw_figures.py``), in parallel with the rest
+   of the build.
 
 The pictures on the site are therefore drawn by the code printed above them.
 """
 
-import contextlib
+import base64
 import doctest
-import io
+import json
+import os
 import posixpath
 import re
-import traceback
+import subprocess
+import sys
+from dataclasses import dataclass
 
-import matplotlib
 import nbformat
-import numpy as np
 from mkdocs.exceptions import PluginError
 from mkdocs.structure.files import File
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
-
 FENCE = re.compile(r"^```python[ \t]*\n(?P<code>.*?)^```[ \t]*$\n?", re.MULTILINE | re.DOTALL)
 HEADING = re.compile(r"^# .*$", re.MULTILINE)
-# Filled in on_files, used in on_page_markdown: src_uri -> (notebook uri, figure uris per block).
-extras = {}
+DRAW_FIGURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "draw_figures.py")
+
+
+@dataclass
+class Extras:
+    """What the build adds to one page."""
+
+    notebook_uri: str
+    pieces: list
+    draws: bool = False  # whether the page uses matplotlib
+
+    @property
+    def code(self):
+        return [text for kind, text in self.pieces if kind == "code"]
+
+
+pages = {}  # src_uri -> Extras, for every Markdown page with code
+drawer = None  # the process drawing this build's figures
 
 
 def code_of(block):
@@ -47,7 +63,8 @@ def code_of(block):
             sources.append(example.source)
         else:
             body = "".join("    " + line for line in example.source.splitlines(keepends=True))
-            sources.append(f'try:\n{body}except Exception as error:\n    print(f"{{type(error).__name__}}: {{error}}")\n')
+            show = '    print(f"{type(error).__name__}: {error}")\n'
+            sources.append(f"try:\n{body}except Exception as error:\n{show}")
     return "".join(sources)
 
 
@@ -85,57 +102,62 @@ def notebook_of(pieces, page_uri):
     return nbformat.writes(notebook)
 
 
-def figures_of(pieces, page_uri):
-    """Run the page's code; return, for each code block, the PNG files of its figures."""
-    namespace, figures = {"__name__": "__main__"}, []
-    saved_print_options = np.get_printoptions()
-    plt.close("all")
-    try:
-        for number, code in enumerate(text for kind, text in pieces if kind == "code"):
-            try:
-                with contextlib.redirect_stdout(io.StringIO()):  # the page's prints are for readers
-                    exec(compile(code, f"{page_uri}, block {number + 1}", "exec"), namespace)
-            except Exception:
-                raise PluginError(f"{page_uri}: code block {number + 1} failed:\n{traceback.format_exc()}")
-            block_figures = []
-            for num in plt.get_fignums():
-                figure = plt.figure(num)
-                if not figure.get_label().strip():
-                    raise PluginError(
-                        f"{page_uri}: the figure of code block {number + 1} has no label; give it one "
-                        'that describes the picture (plt.subplots(num="...")): it becomes the alt text'
-                    )
-                png = io.BytesIO()
-                figure.savefig(png, format="png", dpi=100, metadata={"Software": None})
-                block_figures.append((figure.get_label(), png.getvalue()))
-            plt.close("all")
-            figures.append(block_figures)
-    finally:
-        np.set_printoptions(**saved_print_options)
-        plt.close("all")
-    return figures
+class Drawer:
+    """Starts the drawing process and hands out each page's figures as they come."""
+
+    def __init__(self, jobs):
+        self.process = subprocess.Popen(
+            [sys.executable, "-P", DRAW_FIGURES], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
+        self.process.stdin.write(json.dumps(jobs))
+        self.process.stdin.close()
+        self.done = {}
+
+    def figures(self, page_uri):
+        while page_uri not in self.done:
+            line = self.process.stdout.readline()
+            if not line:
+                raise PluginError(f"the process drawing the figures stopped before {page_uri} (its error is above)")
+            result = json.loads(line)
+            self.done[result["page"]] = result
+        result = self.done.pop(page_uri)
+        if "error" in result:
+            raise PluginError(result["error"])
+        return [[(label, base64.b64decode(png)) for label, png in block] for block in result["figures"]]
+
+    def stop(self):
+        self.process.kill()
+        self.process.wait()
 
 
 def on_files(files, config):
-    extras.clear()
+    pages.clear()
     for page_file in [f for f in files.documentation_pages() if f.src_uri.endswith(".md")]:
         pieces = split_page(page_file.content_string)
-        if not any(kind == "code" for kind, _ in pieces):
-            continue
-        stem = page_file.src_uri.removesuffix(".md")
-        notebook_uri = f"notebooks/{stem}.ipynb"
-        files.append(File.generated(config, notebook_uri, content=notebook_of(pieces, page_file.src_uri)))
-        figure_uris = []
-        uses_matplotlib = any("matplotlib" in text for kind, text in pieces if kind == "code")
-        for number, block_figures in enumerate(figures_of(pieces, page_file.src_uri) if uses_matplotlib else []):
-            uris = []
-            for index, (label, png) in enumerate(block_figures):
-                uri = f"figures/{stem}-{number + 1}-{index + 1}.png"
-                files.append(File.generated(config, uri, content=png))
-                uris.append((label, uri))
-            figure_uris.append(uris)
-        extras[page_file.src_uri] = (notebook_uri, figure_uris)
+        if any(kind == "code" for kind, _ in pieces):
+            notebook_uri = f"notebooks/{page_file.src_uri.removesuffix('.md')}.ipynb"
+            files.append(File.generated(config, notebook_uri, content=notebook_of(pieces, page_file.src_uri)))
+            extra = pages[page_file.src_uri] = Extras(notebook_uri, pieces)
+            extra.draws = any("matplotlib" in block for block in extra.code)
     return files
+
+
+def on_nav(nav, config, files):
+    """Start drawing the figures, in the order the pages will ask for them."""
+    global drawer
+    order = [page.file.src_uri for page in nav.pages] + sorted(pages)
+    drawing = [uri for uri in dict.fromkeys(order) if uri in pages and pages[uri].draws]
+    drawer = Drawer([(uri, pages[uri].code) for uri in drawing])
+    return nav
+
+
+def on_post_build(config):
+    drawer.stop()
+
+
+def on_build_error(error):
+    if drawer is not None:
+        drawer.stop()
 
 
 def escape(alt):
@@ -144,25 +166,30 @@ def escape(alt):
 
 
 def on_page_markdown(markdown, page, config, files):
-    if page.file.src_uri not in extras:
+    extra = pages.get(page.file.src_uri)
+    if extra is None:
         return markdown
-    notebook_uri, figure_uris = extras[page.file.src_uri]
     here = posixpath.dirname(page.file.src_uri)
 
     def link(uri):
         return posixpath.relpath(uri, here or ".")
 
-    blocks = iter(figure_uris)
+    stem = page.file.src_uri.removesuffix(".md")
+    blocks = enumerate(drawer.figures(page.file.src_uri) if extra.draws else [], start=1)
 
     def with_figures(match):
-        shown = next(blocks, [])
-        images = "".join(f"\n![{escape(label)}]({link(uri)})\n" for label, uri in shown)
-        return match[0] + images
+        number, block_figures = next(blocks, (0, []))
+        images = []
+        for index, (label, png) in enumerate(block_figures, start=1):
+            uri = f"figures/{stem}-{number}-{index}.png"
+            files.append(File.generated(config, uri, content=png))
+            images.append(f"\n![{escape(label)}]({link(uri)})\n")
+        return match[0] + "".join(images)
 
     markdown = FENCE.sub(with_figures, markdown)
     download = (
-        f"\n\n[Download this page as a Jupyter notebook]({link(notebook_uri)})"
-        f'{{ download="{posixpath.basename(notebook_uri)}" .notebook-download }}\n'
+        f"\n\n[Download this page as a Jupyter notebook]({link(extra.notebook_uri)})"
+        f'{{ download="{posixpath.basename(extra.notebook_uri)}" .notebook-download }}\n'
     )
     heading = HEADING.search(markdown)
     at = heading.end() if heading else 0
