@@ -350,7 +350,11 @@ _IMAGES_JS = """() => [...document.querySelectorAll("img")].map(img => ({
   loaded: img.complete && img.naturalWidth > 0,
 }))"""
 
-GENERIC_ALT = re.compile(r"^(image|img|picture|figure|plot|png|output)\b.{0,8}$|\.(png|jpe?g|gif|svg|webp)$", re.I)
+GENERIC_ALT = re.compile(
+    r"^(image|img|picture|figure|plot|png|output)\b.{0,8}$|\.(png|jpe?g|gif|svg|webp)$"
+    r"|^No description has been provided",  # nbconvert's stand-in for a notebook figure's missing alt
+    re.I,
+)
 
 
 def check_images(page):

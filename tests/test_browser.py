@@ -224,6 +224,7 @@ BROKEN = rf"""<!doctype html>
 <p>A formula nobody can see: <math style="display: none"><mi>x</mi></math></p>
 <img src="missing.png" alt="A picture whose file is missing">
 <img src="{PIXEL}" alt="image">
+<img src="{PIXEL}" alt="No description has been provided for this image">
 <pre><code>print("a code block without a copy button")</code></pre>
 <div class="language-python highlight"><pre><nav class="md-code__nav"><button data-md-type="copy"
   onclick="navigator.clipboard.writeText('>>> print(1 +')">copy</button></nav><code>print(1 +</code></pre></div>
@@ -271,6 +272,7 @@ def sample_pages(inspector, tmp_path_factory):
         ("math", "formula not visible"),
         ("images", "image did not load: missing.png"),
         ("images", "image without a meaningful alt text ('image')"),
+        ("images", "image without a meaningful alt text ('No description has been provided"),
         ("copy buttons", "code block without a copy button: 'print(\"a code block"),
         ("copied python", "copied text holds '>>> ' prompts"),
         ("copied python", "copied text is not valid Python"),

@@ -13,6 +13,7 @@
 The pictures on the site are therefore drawn by the code printed above them.
 """
 
+import ast
 import base64
 import doctest
 import json
@@ -22,6 +23,7 @@ import re
 import subprocess
 import sys
 from dataclasses import dataclass
+from html import escape as html_escape
 
 import nbformat
 from mkdocs.exceptions import PluginError
@@ -149,6 +151,28 @@ def on_nav(nav, config, files):
     drawing = [uri for uri in dict.fromkeys(order) if uri in pages and pages[uri].draws]
     drawer = Drawer([(uri, pages[uri].code) for uri in drawing])
     return nav
+
+
+NBCONVERT_ALT = 'alt="No description has been provided for this image"'
+FIGURE_LABEL = re.compile(r"""\bnum\s*=\s*("(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')""")
+
+
+def on_page_content(html, page, config, files):
+    """On a notebook page, each figure's label (``plt.subplots(num="...")``) becomes the alt
+    text of its image, as on the Markdown pages (nbconvert leaves a stand-in)."""
+    if not page.file.src_uri.endswith(".ipynb"):
+        return html
+    cells = json.loads(page.file.content_string)["cells"]
+    code = "".join("".join(cell["source"]) + "\n" for cell in cells if cell["cell_type"] == "code")
+    labels = [ast.literal_eval(literal) for literal in FIGURE_LABEL.findall(code)]
+    if html.count(NBCONVERT_ALT) != len(labels):
+        raise PluginError(
+            f"{page.file.src_uri} shows {html.count(NBCONVERT_ALT)} figures but labels {len(labels)}: "
+            'give each figure a label that describes it (plt.subplots(num="...")), its alt text'
+        )
+    for label in labels:
+        html = html.replace(NBCONVERT_ALT, f'alt="{html_escape(label)}"', 1)
+    return html
 
 
 def on_post_build(config):
