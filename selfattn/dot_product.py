@@ -141,7 +141,13 @@ def attention_weights(q, k, mask=None, *, causal=False, scale=None):
         raise TypeError(f"scale must be a real number; got {type(scale).__name__} {scale!r}")
     elif not np.isfinite(scale):
         raise ValueError(f"scale must be finite; got {scale}")
-    scores = (q @ np.swapaxes(k, -1, -2)) * np.result_type(q, k).type(scale)
+    with np.errstate(over="ignore", invalid="ignore"):  # reported just below, by name
+        scores = (q @ np.swapaxes(k, -1, -2)) * np.result_type(q, k).type(scale)
+    if not np.isfinite(scores).all():
+        raise ValueError(
+            f"the scores scale * q @ k.T overflowed {scores.dtype}; got {np.abs(q).max():.3g} as the largest "
+            f"magnitude in q and {np.abs(k).max():.3g} in k: rescale the inputs (or use float64)"
+        )
     shape = (*batch, q.shape[-2], k.shape[-2])
     allowed = None
     if mask is not None:

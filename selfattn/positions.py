@@ -10,7 +10,7 @@ def sinusoidal_positions(n, d_model):
 
     ``P[pos, 2i] = sin(pos / 10000**(2i / d_model))`` and
     ``P[pos, 2i + 1] = cos(pos / 10000**(2i / d_model))``: each pair of columns is a
-    clock turning at its own speed, with wavelengths from ``2 pi`` to ``10000 * 2 pi``.
+    clock turning at its own speed, with wavelengths from ``2 pi`` up to (not quite) ``10000 * 2 pi``.
 
     Parameters
     ----------

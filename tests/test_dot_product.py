@@ -490,3 +490,12 @@ def test_causal_outputs_ignore_the_future(args):
     before = attention(x, x, x, causal=True)
     after = attention(changed, changed, changed, causal=True)
     np.testing.assert_allclose(after[: t + 1], before[: t + 1], rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_scores_that_overflow_raise_instead_of_giving_nan(dtype):
+    big = np.finfo(dtype).max ** 0.5 * 4  # finite inputs whose dot product is not
+    q = np.full((3, 2), big, dtype=dtype)
+    k = np.full((5, 2), big, dtype=dtype)
+    with pytest.raises(ValueError, match=f"the scores scale \\* q @ k.T overflowed {np.dtype(dtype).name}"):
+        attention_weights(q, k)
