@@ -68,11 +68,11 @@ def pytest_xdist_make_scheduler(config, log):
 
 def pytest_collection_modifyitems(items):
     """Run the build test first, so the site is built while the other worker runs the unit
-    and page tests, and the other tests that need the site last, when it is ready (the
+    and page tests, and the other files that need the site last, when it is ready (the
     units are handed out in this order: ``--no-loadscope-reorder``)."""
+    need_site = {item.path for item in items if "site" in item.fixturenames}
 
     def order(item):
-        uses_site = "site" in item.fixturenames
-        return 0 if uses_site and item.path.name == "test_build.py" else 2 if uses_site else 1
+        return 0 if item.path.name == "test_build.py" else 2 if item.path in need_site else 1
 
     items.sort(key=order)

@@ -10,17 +10,19 @@ boolean masks are True where it may *not*, so they are passed as ``~mask``.
 import numpy as np
 import pytest
 
-torch = pytest.importorskip(
-    "torch", reason="PyTorch not installed: pip install torch==2.13.0 (CI installs it and fails on a skip)"
-)
-import torch.nn.functional as F  # noqa: E402 (after importorskip)
+from selfattn import MultiHeadAttention, attention, attention_weights, causal_mask, padding_mask
 
-from selfattn import MultiHeadAttention, attention, attention_weights, causal_mask, padding_mask  # noqa: E402
+torch = None  # imported when these tests run, not when pytest collects them (a second or more)
 
 
 @pytest.fixture(autouse=True, scope="module")
 def one_thread():
-    """Tiny tensors: one thread is fastest, and spares a busy CI machine the thread start-up."""
+    """Import torch. Tiny tensors: one thread is fastest, and spares a busy CI machine the
+    thread start-up."""
+    global torch
+    torch = pytest.importorskip(
+        "torch", reason="PyTorch not installed: pip install torch==2.13.0 (CI installs it and fails on a skip)"
+    )
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     yield
@@ -47,7 +49,7 @@ def sdpa(q, k, v, mask=None, causal=False, scale=None):
     q, k, v = (np.broadcast_to(a, (*batch, *a.shape[-2:])) for a in (q, k, v))
     attn_mask = None if mask is None else tensor(mask)
     with torch.no_grad():
-        return F.scaled_dot_product_attention(
+        return torch.nn.functional.scaled_dot_product_attention(
             tensor(q), tensor(k), tensor(v), attn_mask=attn_mask, is_causal=causal, scale=scale
         )
 
