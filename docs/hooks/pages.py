@@ -27,7 +27,7 @@ from html import escape as html_escape
 
 import nbformat
 from mkdocs.exceptions import PluginError
-from mkdocs.structure.files import File
+from mkdocs.structure.files import File, Files
 
 FENCE = re.compile(r"^```python[ \t]*\n(?P<code>.*?)^```[ \t]*$\n?", re.MULTILINE | re.DOTALL)
 HEADING = re.compile(r"^# .*$", re.MULTILINE)
@@ -133,6 +133,9 @@ class Drawer:
 
 
 def on_files(files, config):
+    """Add each page's notebook, start drawing the figures, and put the pages with figures
+    last: MkDocs reads the pages in this order, so it reads the others while they are drawn."""
+    global drawer
     pages.clear()
     for page_file in [f for f in files.documentation_pages() if f.src_uri.endswith(".md")]:
         pieces = split_page(page_file.content_string)
@@ -141,16 +144,9 @@ def on_files(files, config):
             files.append(File.generated(config, notebook_uri, content=notebook_of(pieces, page_file.src_uri)))
             extra = pages[page_file.src_uri] = Extras(notebook_uri, pieces)
             extra.draws = any("matplotlib" in block for block in extra.code)
-    return files
-
-
-def on_nav(nav, config, files):
-    """Start drawing the figures, in the order the pages will ask for them."""
-    global drawer
-    order = [page.file.src_uri for page in nav.pages] + sorted(pages)
-    drawing = [uri for uri in dict.fromkeys(order) if uri in pages and pages[uri].draws]
+    drawing = [uri for uri, extra in pages.items() if extra.draws]
     drawer = Drawer([(uri, pages[uri].code) for uri in drawing])
-    return nav
+    return Files(sorted(files, key=lambda file: file.src_uri in drawing))
 
 
 NBCONVERT_ALT = 'alt="No description has been provided for this image"'
