@@ -190,12 +190,6 @@ def _is_local(url, origin):
     return scheme in ("data", "blob", "about") or url.startswith(origin + "/")
 
 
-def open_page(context, url, status=200):
-    """Open ``url`` in a new tab of ``context``; return ``(page, visit)`` (see ``visit``)."""
-    page = context.new_page()
-    return page, visit(page, url, status)
-
-
 def visit(page, url, status=200):
     """Navigate ``page`` to ``url`` and record everything that goes wrong, until
     ``visit.stop()``. A page that cannot be reached at all comes back with
