@@ -16,6 +16,7 @@ The pictures on the site are therefore drawn by the code printed above them.
 import ast
 import base64
 import doctest
+import hashlib
 import json
 import os
 import posixpath
@@ -28,6 +29,7 @@ from html import escape as html_escape
 import nbformat
 from mkdocs.exceptions import PluginError
 from mkdocs.structure.files import File, Files
+from mkdocs.utils import get_relative_url
 
 FENCE = re.compile(r"^```python[ \t]*\n(?P<code>.*?)^```[ \t]*$\n?", re.MULTILINE | re.DOTALL)
 HEADING = re.compile(r"^# .*$", re.MULTILINE)
@@ -153,11 +155,22 @@ NBCONVERT_ALT = 'alt="No description has been provided for this image"'
 FIGURE_LABEL = re.compile(r"""\bnum\s*=\s*("(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')""")
 
 
+NOTEBOOK_STYLE = re.compile(r"<style[^>]*>(.*?)</style>", re.DOTALL)
+
+
 def on_page_content(html, page, config, files):
     """On a notebook page, each figure's label (``plt.subplots(num="...")``) becomes the alt
-    text of its image, as on the Markdown pages (nbconvert leaves a stand-in)."""
+    text of its image, as on the Markdown pages (nbconvert leaves a stand-in); and the
+    half megabyte of CSS mkdocs-jupyter puts inside the page becomes a stylesheet that
+    every notebook page shares and the browser caches."""
     if not page.file.src_uri.endswith(".ipynb"):
         return html
+    css = "\n".join(NOTEBOOK_STYLE.findall(html))
+    css_uri = f"assets/notebook-{hashlib.sha256(css.encode()).hexdigest()[:12]}.css"
+    if files.get_file_from_path(css_uri) is None:
+        files.append(File.generated(config, css_uri, content=css))
+    stylesheet = f'<link rel="stylesheet" href="{get_relative_url(css_uri, page.url)}">\n'
+    html = stylesheet + NOTEBOOK_STYLE.sub("", html)
     cells = json.loads(page.file.content_string)["cells"]
     code = "".join("".join(cell["source"]) + "\n" for cell in cells if cell["cell_type"] == "code")
     labels = [ast.literal_eval(literal) for literal in FIGURE_LABEL.findall(code)]
