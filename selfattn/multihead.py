@@ -40,9 +40,14 @@ def split_heads(x, n_heads):
     x = as_float_array(x, "x", ("...", "n", "d_model"))
     n_heads = positive_int(n_heads, "n_heads")
     *batch, n, d_model = x.shape
+    return np.swapaxes(x.reshape(*batch, n, n_heads, head_size(d_model, n_heads)), -2, -3)
+
+
+def head_size(d_model, n_heads):
+    """``d_model // n_heads``, the width of each head, or a ValueError if it does not divide."""
     if d_model % n_heads:
         raise ValueError(f"d_model must be divisible by n_heads; got d_model={d_model} and n_heads={n_heads}")
-    return np.swapaxes(x.reshape(*batch, n, n_heads, d_model // n_heads), -2, -3)
+    return d_model // n_heads
 
 
 def merge_heads(x):
@@ -123,8 +128,7 @@ class MultiHeadAttention:
             if value.shape != expected:
                 raise ValueError(f"{name} must have shape {expected} (d_model={d_model}); got shape {value.shape}")
             setattr(self, name, value)
-        if d_model % self.n_heads:
-            raise ValueError(f"d_model must be divisible by n_heads; got d_model={d_model} and n_heads={self.n_heads}")
+        head_size(d_model, self.n_heads)
 
     @classmethod
     def init(cls, d_model, n_heads, *, rng=None, bias=True):
@@ -149,8 +153,7 @@ class MultiHeadAttention:
         """
         d_model = positive_int(d_model, "d_model")
         n_heads = positive_int(n_heads, "n_heads")
-        if d_model % n_heads:
-            raise ValueError(f"d_model must be divisible by n_heads; got d_model={d_model} and n_heads={n_heads}")
+        head_size(d_model, n_heads)  # before drawing any weights
         rng = np.random.default_rng(rng)
         w_q, w_k, w_v, w_o = rng.normal(scale=d_model**-0.5, size=(4, d_model, d_model))
         b_q, b_k, b_v, b_o = np.zeros((4, d_model)) if bias else (None,) * 4
