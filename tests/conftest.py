@@ -1,25 +1,10 @@
 """Fixtures shared by the tests that need the built site."""
 
 import os
-import subprocess
-import sys
 
 import pytest
 from filelock import FileLock
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-MKDOCS_YML = os.path.join(ROOT, "mkdocs.yml")
-
-
-def build_site(site_dir, config_file=MKDOCS_YML):
-    """Run ``mkdocs build --strict`` into ``site_dir``; return the finished process."""
-    return subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--strict", "--config-file", config_file, "--site-dir", site_dir],
-        cwd=ROOT,
-        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
-        capture_output=True,
-        text=True,
-    )
+from sitebuild import build_site
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,8 @@ Builds the site with ``mkdocs build --strict`` into a temporary folder, serves i
 127.0.0.1 as ``tests/test_browser.py`` does, and writes ``<page>-light.png`` and
 ``<page>-dark.png`` (e.g. ``vectorise-dark.png``, ``api-attention-light.png``,
 ``404-light.png``) for every page of the sitemap and the 404 page, at a desktop width.
-The palette is switched with the site's own light/dark toggle, as a reader would.
+Each scheme is the one the site picks for a reader whose system asks for it
+(``prefers-color-scheme``), as on a first visit.
 """
 
 import sys
@@ -15,10 +16,9 @@ import time
 from pathlib import Path
 
 import browser
+from sitebuild import ROOT, build_site
 
-from conftest import ROOT, build_site
-
-SCHEMES = {"light": "default", "dark": "slate"}
+SCHEMES = {"light": "default", "dark": "slate"}  # prefers-color-scheme -> Material's scheme
 
 
 def main(outdir):
@@ -36,24 +36,20 @@ def main(outdir):
             sys.exit(f"mkdocs build --strict failed:\n{result.stderr}")
         with browser.SiteServer(site, browser.site_prefix(site)) as server, sync_playwright() as playwright:
             chromium = browser.launch(playwright)
-            context = chromium.new_context(viewport=browser.DESKTOP, color_scheme="light")
-            page = context.new_page()
             written, troubled = 0, []
-            for entry in browser.discover_pages(site, server.base_url):
-                visit = browser.visit(page, entry.url, entry.status)
-                if visit.load_error:
-                    troubled.append(f"{entry.name}: {visit.load_error}")
-                    visit.stop()
-                    continue
-                for label, scheme in SCHEMES.items():
-                    browser.set_palette(page, scheme)
-                    page.wait_for_timeout(300)  # let the palette's colour transitions finish
+            for label, scheme in SCHEMES.items():
+                page = chromium.new_context(viewport=browser.DESKTOP, color_scheme=label).new_page()
+                for entry in browser.discover_pages(site, server.base_url):
+                    visit = browser.visit(page, entry.url, entry.status)
+                    shown = page.evaluate("() => document.body.getAttribute('data-md-color-scheme')")
+                    if shown != scheme:
+                        troubled.append(f"{entry.name}: asked for {label}, the page shows {shown!r}")
                     path = outdir / f"{entry.name}-{label}.png"
                     page.screenshot(path=path, full_page=True)
                     written += 1
                     print(path, flush=True)
-                visit.stop()
-                troubled += [f"{entry.name}: {problem}" for problem in visit.problems()]
+                    visit.stop()
+                    troubled += [f"{entry.name}: {problem}" for problem in visit.problems()]
             chromium.close()
     print(f"{written} screenshots in {outdir}/")
     if troubled:
@@ -62,5 +58,5 @@ def main(outdir):
 
 if __name__ == "__main__":
     start = time.monotonic()
-    main(sys.argv[1] if len(sys.argv) > 1 else Path(ROOT, "screenshots"))
+    main(sys.argv[1] if len(sys.argv) > 1 else ROOT / "screenshots")
     print(f"done in {time.monotonic() - start:.0f} s")

@@ -3,23 +3,21 @@
 Every page of the sitemap (and the 404 page) is served from 127.0.0.1 under the path of
 ``site_url``, opened once in Chromium at a phone's width with a fresh cache, and checked:
 no console error, failed request or request to another host; every formula rendered as
-MathML and no TeX left in the text; every image loaded, with an alt text; a copy button on
-every code block, and the first plain Python block copies as Python that compiles; nothing
-wider than the phone; and a page weight. Then, once, on a desktop: the light/dark toggle,
-search, and a link with an anchor.
+MathML and no TeX left in the text; every image loaded, with an alt text; the first plain
+Python block copies as Python that compiles; nothing wider than the phone; and a page
+weight. Then, once, on a desktop: the 404 page. What Material does by itself (search, the
+palette toggle, scrolling to an anchor) is not tested here; the strict build checks every
+link and anchor.
 
-The checks live in ``tests/browser.py``; the tests at the end feed them broken pages, a
-missing page and a server that is down, to show that each check can fail.
+The checks live in ``tests/browser.py``; the tests at the end feed them broken pages and a
+missing page, to show that each check can fail.
 
 Without Chromium (or Playwright) the whole module is skipped with one line saying how to
 enable it; with ``SELFATTN_NO_SKIPS=1``, as in CI, that is a collection error instead.
 """
 
 import os
-import re
-import socket
-from pathlib import Path
-from urllib.parse import unquote, urljoin, urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import browser
 import pytest
@@ -69,7 +67,7 @@ def reports(request, inspector, pages):
 
 @pytest.fixture(scope="module")
 def desktop(chromium, server):
-    """One desktop-sized tab, for the tests that click around."""
+    """One desktop-sized tab, for the tests that look at a page as on a laptop."""
     context = chromium.new_context(viewport=browser.DESKTOP, color_scheme="light")
     yield context.new_page()
     context.close()
@@ -111,11 +109,6 @@ def test_every_image_loads_and_has_alt_text(reports):
     assert not any(r.problems["images"] for r in reports.values()), failures(reports, "images")
 
 
-def test_every_code_block_has_a_copy_button(reports):
-    assert not any(r.problems["copy buttons"] for r in reports.values()), failures(reports, "copy buttons")
-    assert sum(r.code_blocks for r in reports.values()) > 0, "no code block on any page"
-
-
 def test_copied_python_compiles(reports):
     assert not any(r.problems["copied python"] for r in reports.values()), failures(reports, "copied python")
     copied = [name for name, r in reports.items() if r.copied]
@@ -153,64 +146,6 @@ def test_404_page_is_served_with_its_styles(desktop, server):
     assert "404" in looks["title"]
 
 
-def test_palette_toggle_switches_light_and_dark(desktop, server):
-    desktop.goto(server.base_url)
-    background = "() => getComputedStyle(document.body).backgroundColor"
-    assert browser.color_scheme(desktop) == "default"
-    light = desktop.evaluate(background)
-    assert browser.toggle_palette(desktop) == "slate"
-    assert desktop.evaluate(background) != light
-    assert browser.toggle_palette(desktop) == "default"
-
-
-def test_search_finds_softmax(desktop, server):
-    desktop.goto(server.base_url)
-    search = desktop.locator("input.md-search__input")
-    search.click()
-    search.press_sequentially("softmax")
-    link = desktop.locator(".md-search-result__link").first
-    link.wait_for(timeout=10_000)
-    href = urljoin(desktop.url, link.get_attribute("href"))
-    assert href.startswith(server.base_url), href
-    assert desktop.request.get(href).status == 200, href
-
-
-def fragment_links(site, pages, base_url):
-    """Links with an anchor found in the articles of the built pages, as
-    ``(absolute URL, how far down its target page the anchor sits)``, cross-page first."""
-    found = []
-    for page in pages:
-        if page.status != 200:
-            continue
-        html = (Path(site) / page.url[len(base_url) :] / "index.html").read_text()
-        article = html[html.find("<article") : html.rfind("</article>")]
-        for tag in re.findall(r"<a\s[^>]*>", article):
-            href = re.search(r'href="([^"]*#[^"]+)"', tag)
-            if not href or "headerlink" in tag or "anchor-link" in tag or "://" in href[1]:
-                continue
-            url = urljoin(page.url, href[1].replace("&amp;", "&"))
-            target_path, fragment = url.split("#", 1)
-            target = Path(site) / target_path[len(base_url) :] / "index.html"
-            if not target.is_file():
-                continue
-            text = target.read_text()
-            depth = text.find(f'id="{unquote(fragment)}"') / len(text)
-            found.append((target_path != page.url, depth, url))
-    return [(url, depth) for _, depth, url in sorted(found, reverse=True)]
-
-
-def test_link_with_anchor_lands_on_its_heading(desktop, site, pages, server):
-    links = fragment_links(site, pages, server.base_url)
-    assert links, "no link with an #anchor in any article"
-    url, depth = links[0]  # the one whose target sits furthest down its page
-    assert browser.check_anchor(desktop, url) == [], f"{url} (target {depth:.0%} down the page)"
-
-
-def test_anchor_check_fails_on_a_missing_target(desktop, server):
-    problems = browser.check_anchor(desktop, server.base_url + "#no-such-heading", timeout=500)
-    assert problems and "no element with id" in problems[0], problems
-
-
 # -- the checks can fail ---------------------------------------------------------------
 
 PIXEL = (
@@ -225,7 +160,6 @@ BROKEN = rf"""<!doctype html>
 <img src="missing.png" alt="A picture whose file is missing">
 <img src="{PIXEL}" alt="image">
 <img src="{PIXEL}" alt="No description has been provided for this image">
-<pre><code>print("a code block without a copy button")</code></pre>
 <div class="language-python highlight"><pre><nav class="md-code__nav"><button data-md-type="copy"
   onclick="navigator.clipboard.writeText('>>> print(1 +')">copy</button></nav><code>print(1 +</code></pre></div>
 <div style="width: 2000px">A block wider than any phone</div>
@@ -273,7 +207,6 @@ def sample_pages(inspector, tmp_path_factory):
         ("images", "image did not load: missing.png"),
         ("images", "image without a meaningful alt text ('image')"),
         ("images", "image without a meaningful alt text ('No description has been provided"),
-        ("copy buttons", "code block without a copy button: 'print(\"a code block"),
         ("copied python", "copied text holds '>>> ' prompts"),
         ("copied python", "copied text is not valid Python"),
         ("overflow", "page is 2"),
@@ -288,15 +221,6 @@ def test_checks_pass_a_good_page(sample_pages):
     report = sample_pages["good"]
     assert report.problems == {check: [] for check in browser.CHECKS}
     assert report.copied and report.formulas == 1 and report.bytes > 0
-
-
-def test_a_server_that_is_down_fails_every_check(inspector):
-    with socket.socket() as probe:  # a port nobody listens on
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    report = inspector.inspect(f"http://127.0.0.1:{port}/selfattn/")
-    assert all(report.problems[check] for check in browser.CHECKS), report.problems
-    assert "ERR_CONNECTION_REFUSED" in report.problems["network"][0]
 
 
 def test_a_page_missing_from_the_site_fails(inspector, tmp_path_factory):
