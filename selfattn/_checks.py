@@ -1,4 +1,10 @@
-"""Input checks shared by every public function: one place for the error messages."""
+"""Argument checks shared by the public functions: one place for the error messages.
+
+Every public function calls these once, on entry, so that an error names the caller's own
+argument; the private kernels it then calls trust their arguments.
+"""
+
+import operator
 
 import numpy as np
 
@@ -10,15 +16,18 @@ def as_float_array(x, name, shape):
     ``"..."`` allows any number of batch axes before the named ones. Float dtypes are
     kept; integer and boolean input becomes float64.
     """
-    arr = np.asarray(x)
+    try:
+        arr = np.asarray(x)
+    except ValueError:
+        raise ValueError(f"{name} must be a rectangular array; got a ragged nested sequence") from None
     if arr.dtype.kind not in "biuf":
         raise TypeError(f"{name} must be a real numeric array; got dtype {arr.dtype}")
     if arr.dtype.kind != "f":
         arr = arr.astype(np.float64)
     named = [s for s in shape if s != "..."]
     batched = shape[:1] == ("...",)
-    expected = "(" + ", ".join(shape) + ")"
     if arr.ndim < len(named) or (not batched and arr.ndim != len(named)):
+        expected = f"({shape[0]},)" if len(shape) == 1 else f"({', '.join(shape)})"
         raise ValueError(f"{name} must have shape {expected}; got shape {arr.shape}")
     if arr.size == 0:
         raise ValueError(f"{name} must not be empty; got shape {arr.shape}")
@@ -35,3 +44,112 @@ def positive_int(value, name):
     if value < 1:
         raise ValueError(f"{name} must be a positive int; got {value}")
     return int(value)
+
+
+def flag(value, name):
+    """Return ``value`` as a bool, or raise if it is not ``True`` or ``False``."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False; got {type(value).__name__} {value!r}")
+    return bool(value)
+
+
+def axis_index(axis, x, x_name):
+    """Return ``axis`` as a non-negative axis of the array ``x`` (named ``x_name``)."""
+    try:
+        if isinstance(axis, (bool, np.bool_)):
+            raise TypeError
+        axis = operator.index(axis)
+    except TypeError:
+        raise TypeError(f"axis must be an int; got {type(axis).__name__} {axis!r}") from None
+    if not -x.ndim <= axis < x.ndim:
+        raise ValueError(f"axis must be in [{-x.ndim}, {x.ndim}) for {x_name} of shape {x.shape}; got {axis}")
+    return axis % x.ndim
+
+
+def generator(rng):
+    """``numpy.random.default_rng(rng)``, with an error that names ``rng``."""
+    expected = "None, a non-negative int seed or a numpy.random.Generator"
+    if rng is not None and not isinstance(rng, np.random.Generator):
+        if isinstance(rng, (bool, np.bool_)) or not isinstance(rng, (int, np.integer)):
+            raise TypeError(f"rng must be {expected}; got {type(rng).__name__} {rng!r}")
+        if rng < 0:
+            raise ValueError(f"rng must be {expected}; got {rng}")
+    return np.random.default_rng(rng)
+
+
+def head_size(d_model, n_heads):
+    """``d_model // n_heads``, the width of each head, or a ValueError if it does not divide."""
+    if d_model % n_heads:
+        raise ValueError(f"d_model must be divisible by n_heads; got d_model={d_model} and n_heads={n_heads}")
+    return d_model // n_heads
+
+
+def batch_shape(arrays, core_ndim=2):
+    """The broadcast batch shape of named arrays, or a ValueError naming them all."""
+    try:
+        return np.broadcast_shapes(*(a.shape[:-core_ndim] for a in arrays.values()))
+    except ValueError:
+        shapes = [f"{name} {a.shape}" for name, a in arrays.items()]
+        raise ValueError(f"{_and(list(arrays))} must have broadcastable batch axes; got {_and(shapes)}") from None
+
+
+def _and(words):
+    """``["a", "b", "c"]`` -> ``"a, b and c"``."""
+    return " and ".join([", ".join(words[:-1]), words[-1]] if len(words) > 1 else words)
+
+
+def boolean_mask(mask, shape, expected="(..., n_q, n_k)"):
+    """Return ``mask`` as a boolean array that broadcasts to ``shape``, or None."""
+    if mask is None:
+        return None
+    try:
+        mask = np.asarray(mask)
+    except ValueError:
+        raise ValueError("mask must be a rectangular array of bools; got a ragged nested sequence") from None
+    if mask.dtype != bool:
+        raise TypeError(f"mask must be a boolean array (True = may attend); got dtype {mask.dtype}")
+    try:
+        fits = mask.ndim <= len(shape) and np.broadcast_shapes(mask.shape, shape) == shape
+    except ValueError:
+        fits = False
+    if not fits:
+        raise ValueError(f"mask must broadcast to {expected} = {shape}; got shape {mask.shape}")
+    return mask
+
+
+def real_scale(scale, d_k):
+    """The factor that multiplies the scores: ``1 / sqrt(d_k)`` by default."""
+    if scale is None:
+        return 1.0 / np.sqrt(d_k)
+    if isinstance(scale, (bool, np.bool_)) or not isinstance(scale, (int, float, np.integer, np.floating)):
+        raise TypeError(f"scale must be a real number; got {type(scale).__name__} {scale!r}")
+    try:
+        value = float(scale)
+    except OverflowError:
+        value = np.inf
+    if not np.isfinite(value):
+        raise ValueError(f"scale must be finite; got {scale!r}")
+    return value
+
+
+def attention_args(q, k, v, mask, causal, scale):
+    """Check the arguments of the attention functions; return them ready for the kernels.
+
+    Returns ``(q, k, v, mask, causal, scale)``: ``q``, ``k`` and ``v`` (``v`` may be
+    None) as finite float arrays of one common dtype; ``mask`` a boolean array that
+    broadcasts to ``(..., n_q, n_k)``, or None; ``causal`` a bool; ``scale`` a float.
+    """
+    arrays = {"q": as_float_array(q, "q", ("...", "n_q", "d_k")), "k": as_float_array(k, "k", ("...", "n_k", "d_k"))}
+    q, k = arrays["q"], arrays["k"]
+    if q.shape[-1] != k.shape[-1]:
+        raise ValueError(f"q and k must share d_k (the last axis); got q {q.shape} and k {k.shape}")
+    if v is not None:
+        v = arrays["v"] = as_float_array(v, "v", ("...", "n_k", "d_v"))
+        if k.shape[-2] != v.shape[-2]:
+            raise ValueError(f"k and v must share n_k (one value per key); got k {k.shape} and v {v.shape}")
+    batch = batch_shape(arrays)
+    dtype = np.result_type(*arrays.values())
+    q, k = q.astype(dtype, copy=False), k.astype(dtype, copy=False)
+    v = None if v is None else v.astype(dtype, copy=False)
+    mask = boolean_mask(mask, (*batch, q.shape[-2], k.shape[-2]))
+    return q, k, v, mask, flag(causal, "causal"), real_scale(scale, q.shape[-1])

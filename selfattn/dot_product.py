@@ -2,9 +2,9 @@
 
 import numpy as np
 
-from ._checks import as_float_array
-from .masks import causal_mask
-from .normalise import masked_softmax, softmax
+from ._checks import as_float_array, attention_args
+from .masks import _allowed
+from .normalise import _softmax
 
 
 def self_attention_loops(x):
@@ -41,8 +41,10 @@ def self_attention_loops(x):
     weights = np.zeros((n, n), dtype=x.dtype)
     outputs = np.zeros_like(x)
     for i in range(n):
-        scores = np.array([np.dot(x[i], x[j]) for j in range(n)])
-        weights[i] = softmax(scores)
+        with np.errstate(over="ignore", invalid="ignore"):  # reported by name just below
+            scores = np.array([np.dot(x[i], x[j]) for j in range(n)])
+        _check_scores(scores, "x @ x.T", x)
+        weights[i] = _softmax(scores)
         for j in range(n):
             outputs[i] += weights[i, j] * x[j]
     return outputs, weights
@@ -77,7 +79,7 @@ def self_attention(x):
      [0.26894142 0.73105858]]
     """
     x = as_float_array(x, "x", ("...", "n", "d"))
-    weights = attention_weights(x, x, scale=1.0)
+    weights = _attention_weights(x, x, None, 1.0)
     return weights @ x, weights
 
 
@@ -109,10 +111,12 @@ def attention_weights(q, k, mask=None, *, causal=False, scale=None):
     Raises
     ------
     TypeError
-        If an input is not numeric, ``mask`` is not boolean, or ``scale`` is not a number.
+        If ``q`` or ``k`` is not an array of real numbers, ``mask`` is not boolean,
+        ``causal`` is not a bool, or ``scale`` is not a real number.
     ValueError
-        If shapes do not fit: ``q`` and ``k`` must share ``d_k`` and broadcast in their
-        batch axes, ``mask`` must broadcast to ``(..., n_q, n_k)``.
+        If shapes do not fit (``q`` and ``k`` must share ``d_k`` and broadcast in their
+        batch axes; ``mask`` must broadcast to ``(..., n_q, n_k)``), an input holds NaN
+        or inf, or the scores overflow their float dtype.
 
     Examples
     --------
@@ -125,49 +129,8 @@ def attention_weights(q, k, mask=None, *, causal=False, scale=None):
     >>> print(attention_weights(q, k, mask=np.array([True, False])))
     [[1. 0.]]
     """
-    q = as_float_array(q, "q", ("...", "n_q", "d_k"))
-    k = as_float_array(k, "k", ("...", "n_k", "d_k"))
-    if q.shape[-1] != k.shape[-1]:
-        raise ValueError(f"q and k must share d_k (the last axis); got q {q.shape} and k {k.shape}")
-    try:
-        batch = np.broadcast_shapes(q.shape[:-2], k.shape[:-2])
-    except ValueError:
-        raise ValueError(
-            f"q and k must have broadcastable batch axes; got q {q.shape} and k {k.shape}"
-        ) from None
-    if scale is None:
-        scale = 1.0 / np.sqrt(q.shape[-1])
-    elif isinstance(scale, bool) or not isinstance(scale, (int, float, np.integer, np.floating)):
-        raise TypeError(f"scale must be a real number; got {type(scale).__name__} {scale!r}")
-    elif not np.isfinite(scale):
-        raise ValueError(f"scale must be finite; got {scale}")
-    with np.errstate(over="ignore", invalid="ignore"):  # reported just below, by name
-        scores = (q @ np.swapaxes(k, -1, -2)) * np.result_type(q, k).type(scale)
-    if not np.isfinite(scores).all():
-        raise ValueError(
-            f"the scores scale * q @ k.T overflowed {scores.dtype}; got {np.abs(q).max():.3g} as the largest "
-            f"magnitude in q and {np.abs(k).max():.3g} in k: rescale the inputs (or use float64)"
-        )
-    shape = (*batch, q.shape[-2], k.shape[-2])
-    allowed = None
-    if mask is not None:
-        allowed = np.asarray(mask)
-        if allowed.dtype != bool:
-            raise TypeError(
-                f"mask must be a boolean array (True = may attend); got dtype {allowed.dtype}"
-            )
-        try:
-            fits = allowed.ndim <= len(shape) and np.broadcast_shapes(allowed.shape, shape) == shape
-        except ValueError:
-            fits = False
-        if not fits:
-            raise ValueError(
-                f"mask must broadcast to (..., n_q, n_k) = {shape}; got shape {allowed.shape}"
-            )
-    if causal:
-        future_hidden = causal_mask(q.shape[-2], k.shape[-2])
-        allowed = future_hidden if allowed is None else allowed & future_hidden
-    return masked_softmax(scores, allowed)
+    q, k, _, mask, causal, scale = attention_args(q, k, None, mask, causal, scale)
+    return _attention_weights(q, k, _allowed(mask, causal, q.shape[-2], k.shape[-2]), scale)
 
 
 def attention(q, k, v, mask=None, *, causal=False, scale=None):
@@ -205,15 +168,32 @@ def attention(q, k, v, mask=None, *, causal=False, scale=None):
     >>> print(attention(q, k, v))
     [[2.68941421 0.         7.31058579]]
     """
-    q = as_float_array(q, "q", ("...", "n_q", "d_k"))
-    k = as_float_array(k, "k", ("...", "n_k", "d_k"))
-    v = as_float_array(v, "v", ("...", "n_k", "d_v"))
-    if k.shape[-2] != v.shape[-2]:
-        raise ValueError(f"k and v must share n_k (one value per key); got k {k.shape} and v {v.shape}")
-    try:
-        np.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])
-    except ValueError:
-        raise ValueError(
-            f"q, k and v must have broadcastable batch axes; got q {q.shape}, k {k.shape} and v {v.shape}"
-        ) from None
-    return attention_weights(q, k, mask, causal=causal, scale=scale) @ v
+    q, k, v, mask, causal, scale = attention_args(q, k, v, mask, causal, scale)
+    return _attention_weights(q, k, _allowed(mask, causal, q.shape[-2], k.shape[-2]), scale) @ v
+
+
+# The kernels below trust their arguments: the public functions above check them first.
+
+
+def _attention_weights(q, k, allowed, scale):
+    """``softmax(scale * q @ k.T)`` over the keys where ``allowed`` (all if None).
+
+    ``q`` is scaled before the product, as PyTorch does, so that float16 scores that fit
+    after scaling do not overflow on the way.
+    """
+    with np.errstate(over="ignore", invalid="ignore"):  # reported by name just below
+        scores = (q * q.dtype.type(scale)) @ np.swapaxes(k, -1, -2)
+    _check_scores(scores, "scale * q @ k.T", q, k)
+    return _softmax(scores, allowed)
+
+
+def _check_scores(scores, formula, *inputs):
+    """Raise a ValueError if the scores overflowed their float dtype."""
+    if np.isfinite(scores).all():
+        return
+    largest = max(float(np.abs(a).max()) for a in inputs)
+    advice = "rescale the inputs" + ("" if scores.dtype == np.float64 else " or compute in float64")
+    raise ValueError(
+        f"the scores {formula} overflowed {scores.dtype} (largest finite value {np.finfo(scores.dtype).max:.3g}); "
+        f"got inputs of magnitude up to {largest:.3g}: {advice}"
+    )

@@ -33,7 +33,7 @@ def causal_mask(n_q, n_k=None):
     """
     n_q = positive_int(n_q, "n_q")
     n_k = n_q if n_k is None else positive_int(n_k, "n_k")
-    return np.tri(n_q, n_k, dtype=bool)
+    return _causal(n_q, n_k)
 
 
 def padding_mask(lengths, n_k):
@@ -72,3 +72,14 @@ def padding_mask(lengths, n_k):
     if lengths.min() < 1 or lengths.max() > n_k:
         raise ValueError(f"lengths must be in 1..n_k={n_k}; got {lengths.tolist()}")
     return (np.arange(n_k) < lengths[:, None])[:, None, :]
+
+
+def _causal(n_q, n_k):
+    return np.tri(n_q, n_k, dtype=bool)
+
+
+def _allowed(mask, causal, n_q, n_k):
+    """The keys each query may attend to: ``mask`` (None: all), and only the past if ``causal``."""
+    if not causal:
+        return mask
+    return _causal(n_q, n_k) if mask is None else mask & _causal(n_q, n_k)

@@ -1,11 +1,12 @@
 """Multi-head attention: split, attend, merge, project."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 
-from ._checks import as_float_array, positive_int
-from .dot_product import attention_weights
+from ._checks import as_float_array, batch_shape, boolean_mask, flag, generator, head_size, positive_int
+from .dot_product import _attention_weights
+from .masks import _allowed
 
 
 def split_heads(x, n_heads):
@@ -39,15 +40,8 @@ def split_heads(x, n_heads):
     """
     x = as_float_array(x, "x", ("...", "n", "d_model"))
     n_heads = positive_int(n_heads, "n_heads")
-    *batch, n, d_model = x.shape
-    return np.swapaxes(x.reshape(*batch, n, n_heads, head_size(d_model, n_heads)), -2, -3)
-
-
-def head_size(d_model, n_heads):
-    """``d_model // n_heads``, the width of each head, or a ValueError if it does not divide."""
-    if d_model % n_heads:
-        raise ValueError(f"d_model must be divisible by n_heads; got d_model={d_model} and n_heads={n_heads}")
-    return d_model // n_heads
+    head_size(x.shape[-1], n_heads)
+    return _split_heads(x, n_heads)
 
 
 def merge_heads(x):
@@ -69,27 +63,34 @@ def merge_heads(x):
     >>> print(np.array_equal(merge_heads(split_heads(x, 3)), x))
     True
     """
-    x = as_float_array(x, "x", ("...", "n_heads", "n", "d_head"))
-    *batch, n_heads, n, d_head = x.shape
-    return np.swapaxes(x, -2, -3).reshape(*batch, n, n_heads * d_head)
+    return _merge_heads(as_float_array(x, "x", ("...", "n_heads", "n", "d_head")))
 
 
-@dataclass
+WEIGHTS = ("w_q", "w_k", "w_v", "w_o")
+BIASES = ("b_q", "b_k", "b_v", "b_o")
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
 class MultiHeadAttention:
     """Multi-head attention with learned projections, as in "Attention Is All You Need".
 
     Queries come from ``x``; keys and values from ``context`` (``x`` itself for
     self-attention, another sequence for cross-attention). Each projection is
     ``x @ w + b``. The projected queries, keys and values are split into ``n_heads``
-    heads, each head runs `attention_weights` on its own slice, and the heads'
-    outputs are merged and projected by ``w_o``, ``b_o``.
+    heads, each head attends on its own slice of them, and the heads' outputs are
+    merged and projected by ``w_o``, ``b_o``.
+
+    Built from keyword arguments and checked once, at construction; then frozen. The
+    arrays are read-only copies, so nothing can change an instance after the check:
+    ``dataclasses.replace(mha, b_o=...)`` makes a changed (and checked) copy. Two
+    instances are equal (``==``) when they have the same ``n_heads`` and equal arrays.
 
     Attributes
     ----------
-    w_q, w_k, w_v, w_o : ndarray, shape (d_model, d_model)
-    b_q, b_k, b_v, b_o : ndarray, shape (d_model,), or None for no bias
     n_heads : int
         Must divide ``d_model``.
+    w_q, w_k, w_v, w_o : ndarray, shape (d_model, d_model)
+    b_q, b_k, b_v, b_o : ndarray, shape (d_model,), or None for no bias (the default)
 
     Examples
     --------
@@ -105,30 +106,44 @@ class MultiHeadAttention:
      [1. 1. 1. 1. 1.]]
     """
 
+    n_heads: int
     w_q: np.ndarray
     w_k: np.ndarray
     w_v: np.ndarray
     w_o: np.ndarray
-    b_q: np.ndarray | None
-    b_k: np.ndarray | None
-    b_v: np.ndarray | None
-    b_o: np.ndarray | None
-    n_heads: int
+    b_q: np.ndarray | None = None
+    b_k: np.ndarray | None = None
+    b_v: np.ndarray | None = None
+    b_o: np.ndarray | None = None
 
     def __post_init__(self):
-        self.n_heads = positive_int(self.n_heads, "n_heads")
-        self.w_q = as_float_array(self.w_q, "w_q", ("d_model", "d_model"))
-        d_model = self.w_q.shape[0]
-        for name in ("w_q", "w_k", "w_v", "w_o", "b_q", "b_k", "b_v", "b_o"):
-            value = getattr(self, name)
-            if value is None and name.startswith("b"):
-                continue
-            expected = (d_model, d_model) if name.startswith("w") else (d_model,)
-            value = as_float_array(value, name, ("d_model", "d_model")[: len(expected)])
+        n_heads = positive_int(self.n_heads, "n_heads")
+        arrays = {name: as_float_array(getattr(self, name), name, ("d_model", "d_model")) for name in WEIGHTS}
+        for name in BIASES:
+            if getattr(self, name) is not None:
+                arrays[name] = as_float_array(getattr(self, name), name, ("d_model",))
+        d_model = arrays["w_q"].shape[0]
+        for name, value in arrays.items():
+            expected = (d_model,) * value.ndim
             if value.shape != expected:
                 raise ValueError(f"{name} must have shape {expected} (d_model={d_model}); got shape {value.shape}")
-            setattr(self, name, value)
-        head_size(d_model, self.n_heads)
+        head_size(d_model, n_heads)
+        dtype = np.result_type(*arrays.values())
+        object.__setattr__(self, "n_heads", n_heads)
+        for name, value in arrays.items():
+            value = np.array(value, dtype=dtype)  # a copy the caller cannot change
+            value.flags.writeable = False
+            object.__setattr__(self, name, value)
+
+    def __eq__(self, other):
+        if type(other) is not type(self):
+            return NotImplemented
+        return self.n_heads == other.n_heads and all(
+            (a is None and b is None) or (a is not None and b is not None and np.array_equal(a, b))
+            for a, b in ((getattr(self, f.name), getattr(other, f.name)) for f in fields(self) if f.name != "n_heads")
+        )
+
+    __hash__ = None  # equal instances must hash alike, and arrays have no hash
 
     @classmethod
     def init(cls, d_model, n_heads, *, rng=None, bias=True):
@@ -140,10 +155,10 @@ class MultiHeadAttention:
             Width of the model; must be divisible by ``n_heads``.
         n_heads : int
         rng : None, int or numpy.random.Generator
-            Seed or generator for the weights (``numpy.random.default_rng(rng)``).
+            Seed (a non-negative int) or generator for the weights.
         bias : bool, default True
-            With ``True`` the biases are zeros (PyTorch's starting point), ready to be
-            set; with ``False`` they are ``None`` and the projections have no bias.
+            With ``True`` the biases are zeros (PyTorch's starting point); with ``False``
+            they are ``None`` and the projections have no bias.
 
         Returns
         -------
@@ -154,10 +169,11 @@ class MultiHeadAttention:
         d_model = positive_int(d_model, "d_model")
         n_heads = positive_int(n_heads, "n_heads")
         head_size(d_model, n_heads)  # before drawing any weights
-        rng = np.random.default_rng(rng)
+        rng = generator(rng)
+        bias = flag(bias, "bias")
         w_q, w_k, w_v, w_o = rng.normal(scale=d_model**-0.5, size=(4, d_model, d_model))
-        b_q, b_k, b_v, b_o = np.zeros((4, d_model)) if bias else (None,) * 4
-        return cls(w_q, w_k, w_v, w_o, b_q, b_k, b_v, b_o, n_heads)
+        biases = dict(zip(BIASES, np.zeros((4, d_model)), strict=True)) if bias else {}
+        return cls(n_heads=n_heads, w_q=w_q, w_k=w_k, w_v=w_v, w_o=w_o, **biases)
 
     @property
     def d_model(self):
@@ -174,10 +190,12 @@ class MultiHeadAttention:
         context : array_like of real numbers, shape (..., n_k, d_model), optional
             The sequence the keys and values come from; defaults to ``x``
             (self-attention). Giving another sequence makes it cross-attention.
-        mask : array_like of bool, broadcastable to (..., n_heads, n_q, n_k), optional
+        mask : array_like of bool, shape (n_q, n_k) or (..., n_heads, n_q, n_k), optional
             ``True`` where a query may attend to a key. A mask of shape ``(n_q, n_k)``
-            applies to every head; a padding mask from `padding_mask` needs a head
-            axis, ``mask[:, None]``.
+            applies to every head and batch item; any other mask must have the head axis
+            (of size ``n_heads``, or 1 for all heads): a padding mask from
+            `padding_mask` becomes ``mask[:, None]``. A mask without it is refused,
+            since its first axis could be read as batch or as heads.
         causal : bool, default False
             Forbid query ``i`` from attending to keys ``j > i``.
         return_weights : bool, default False
@@ -189,23 +207,51 @@ class MultiHeadAttention:
         weights : ndarray, shape (..., n_heads, n_q, n_k)
             Only with ``return_weights=True``.
         """
-        x = self._check_input(x, "x", "n_q")
-        context = x if context is None else self._check_input(context, "context", "n_k")
-        q, k, v = (
-            split_heads(project(seq, w, b), self.n_heads)
-            for seq, w, b in ((x, self.w_q, self.b_q), (context, self.w_k, self.b_k), (context, self.w_v, self.b_v))
-        )
-        weights = attention_weights(q, k, mask, causal=causal)
-        output = project(merge_heads(weights @ v), self.w_o, self.b_o)
+        x = self._sequence(x, "x", "n_q")
+        context = x if context is None else self._sequence(context, "context", "n_k")
+        batch = batch_shape({"x": x, "context": context})
+        n_q, n_k = x.shape[-2], context.shape[-2]
+        mask = self._mask(mask, batch, n_q, n_k)
+        causal = flag(causal, "causal")
+        return_weights = flag(return_weights, "return_weights")
+        output, weights = self._forward(x, context, _allowed(mask, causal, n_q, n_k))
         return (output, weights) if return_weights else output
 
-    def _check_input(self, seq, name, n):
+    def _sequence(self, seq, name, n):
         seq = as_float_array(seq, name, ("...", n, "d_model"))
         if seq.shape[-1] != self.d_model:
             raise ValueError(f"{name} must have shape (..., {n}, d_model={self.d_model}); got shape {seq.shape}")
         return seq
 
+    def _mask(self, mask, batch, n_q, n_k):
+        full = (*batch, self.n_heads, n_q, n_k)
+        expected = "(n_q, n_k) or (..., n_heads, n_q, n_k)"
+        if mask is not None and np.ndim(mask) not in (2, len(full)):
+            raise ValueError(
+                f"mask must have shape {expected} = {full}, with a head axis of size {self.n_heads} or 1; "
+                f"got shape {np.shape(mask)} (for a padding mask of shape (batch, 1, n_k), pass mask[:, None])"
+            )
+        return boolean_mask(mask, full, expected)
 
-def project(x, w, b):
+    def _forward(self, x, context, allowed):
+        """The output and weights, from checked arrays."""
+        q = _split_heads(_project(x, self.w_q, self.b_q), self.n_heads)
+        k = _split_heads(_project(context, self.w_k, self.b_k), self.n_heads)
+        v = _split_heads(_project(context, self.w_v, self.b_v), self.n_heads)
+        weights = _attention_weights(q, k, allowed, 1.0 / np.sqrt(q.shape[-1]))
+        return _project(_merge_heads(weights @ v), self.w_o, self.b_o), weights
+
+
+def _split_heads(x, n_heads):
+    *batch, n, d_model = x.shape
+    return np.swapaxes(x.reshape(*batch, n, n_heads, d_model // n_heads), -2, -3)
+
+
+def _merge_heads(x):
+    *batch, n_heads, n, d_head = x.shape
+    return np.swapaxes(x, -2, -3).reshape(*batch, n, n_heads * d_head)
+
+
+def _project(x, w, b):
     """The affine map ``x @ w + b`` (``b`` may be None)."""
     return x @ w if b is None else x @ w + b

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from ._checks import as_float_array
+from ._checks import as_float_array, axis_index
 
 
 def softmax(x, axis=-1):
@@ -26,7 +26,7 @@ def softmax(x, axis=-1):
     Raises
     ------
     TypeError
-        If ``x`` is not real and numeric.
+        If ``x`` is not an array of real numbers, or ``axis`` is not an int.
     ValueError
         If ``x`` is a scalar, empty or holds NaN or inf, or ``axis`` is out of range.
 
@@ -41,24 +41,21 @@ def softmax(x, axis=-1):
      [0.5  0.5 ]]
     """
     x = as_float_array(x, "x", ("...", "n"))
-    if not -x.ndim <= axis < x.ndim:
-        raise ValueError(f"axis must be in [{-x.ndim}, {x.ndim}) for x of shape {x.shape}; got {axis}")
-    return np.moveaxis(masked_softmax(np.moveaxis(x, axis, -1)), -1, axis)
+    axis = axis_index(axis, x, "x")
+    return np.moveaxis(_softmax(np.moveaxis(x, axis, -1)), -1, axis)
 
 
-def masked_softmax(scores, allowed=None):
-    """Softmax over the last axis of ``scores`` using only the entries where ``allowed``.
+def _softmax(scores, allowed=None):
+    """Softmax over the last axis of ``scores``, using only the entries where ``allowed``.
 
-    Entries that are not allowed get weight 0. A row with no allowed entry gets
-    all zeros, so it contributes nothing downstream instead of turning into NaN
-    (PyTorch's ``scaled_dot_product_attention`` does the same). Inputs are not checked:
-    callers pass validated arrays.
+    Entries that are not allowed get weight 0. A row with no allowed entry gets all
+    zeros, so it contributes nothing downstream instead of turning into NaN (PyTorch's
+    ``scaled_dot_product_attention`` does the same). Unchecked: callers pass valid arrays.
     """
-    if allowed is None:
-        allowed = True
-    allowed = np.broadcast_to(allowed, scores.shape)
-    row_max = scores.max(axis=-1, keepdims=True, initial=-np.inf, where=allowed)
-    row_max = np.where(np.isfinite(row_max), row_max, 0)
-    e = np.exp(scores - row_max, out=np.zeros_like(scores), where=allowed)
+    where = True if allowed is None else np.broadcast_to(allowed, scores.shape)
+    row_max = scores.max(axis=-1, keepdims=True, initial=-np.inf, where=where)
+    with np.errstate(over="ignore"):  # a score far below the maximum may reach -inf: its exp is 0
+        shifted = scores - row_max
+    e = np.exp(shifted, out=np.zeros_like(scores), where=where)
     total = e.sum(axis=-1, keepdims=True)
     return np.divide(e, total, out=np.zeros_like(e), where=total > 0)

@@ -1,5 +1,7 @@
 """split_heads, merge_heads and MultiHeadAttention."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -13,7 +15,7 @@ def normal(seed, *shape):
 def with_random_biases(mha, seed):
     """The same weights with nonzero biases, so a forgotten bias cannot pass."""
     b_q, b_k, b_v, b_o = normal(seed, 4, mha.d_model)
-    return MultiHeadAttention(mha.w_q, mha.w_k, mha.w_v, mha.w_o, b_q, b_k, b_v, b_o, mha.n_heads)
+    return dataclasses.replace(mha, b_q=b_q, b_k=b_k, b_v=b_v, b_o=b_o)
 
 
 def per_head_loop(mha, x, context=None, allowed=None):
@@ -185,7 +187,7 @@ def test_bias_false_gives_no_biases():
     x = normal(1, 5, 12)
     expected_output, _ = per_head_loop(mha, x)
     np.testing.assert_allclose(mha(x), expected_output, rtol=1e-12, atol=1e-13)
-    zero_biases = MultiHeadAttention(mha.w_q, mha.w_k, mha.w_v, mha.w_o, *np.zeros((4, 12)), n_heads=3)
+    zero_biases = dataclasses.replace(mha, **dict.fromkeys(("b_q", "b_k", "b_v", "b_o"), np.zeros(12)))
     np.testing.assert_array_equal(mha(x), zero_biases(x))
 
 
@@ -237,7 +239,7 @@ def test_d_model_not_divisible_in_init_and_constructor(d_model, n_heads):
         MultiHeadAttention.init(d_model, n_heads)
     w, b = np.eye(d_model), np.zeros(d_model)
     with pytest.raises(ValueError, match=message):
-        MultiHeadAttention(w, w, w, w, b, b, b, b, n_heads)
+        MultiHeadAttention(n_heads=n_heads, w_q=w, w_k=w, w_v=w, w_o=w, b_q=b, b_k=b, b_v=b, b_o=b)
 
 
 @pytest.mark.parametrize(
@@ -260,7 +262,7 @@ def test_init_bad_sizes(d_model, n_heads, error, message):
         ("w_o", np.ones((8, 6)), r"w_o must have shape \(8, 8\) \(d_model=8\); got shape \(8, 6\)"),
         ("w_v", np.ones(8), r"w_v must have shape \(d_model, d_model\); got shape \(8,\)"),
         ("b_v", np.zeros(6), r"b_v must have shape \(8,\) \(d_model=8\); got shape \(6,\)"),
-        ("b_o", np.zeros((1, 8)), r"b_o must have shape \(d_model\); got shape \(1, 8\)"),
+        ("b_o", np.zeros((1, 8)), r"b_o must have shape \(d_model,\); got shape \(1, 8\)"),
         ("w_q", np.ones((8, 6)), r"w_q must have shape \(8, 8\) \(d_model=8\); got shape \(8, 6\)"),
     ],
 )
@@ -275,11 +277,11 @@ def test_constructor_checks_shapes(name, value, message):
 def test_constructor_checks_values():
     w, b = np.eye(4), np.zeros(4)
     with pytest.raises(ValueError, match=r"b_k must be finite; got nan at index \(2,\)"):
-        MultiHeadAttention(w, w, w, w, b, np.array([0, 0, np.nan, 0]), b, b, 2)
+        MultiHeadAttention(n_heads=2, w_q=w, w_k=w, w_v=w, w_o=w, b_k=np.array([0, 0, np.nan, 0]))
     with pytest.raises(TypeError, match="w_o must be a real numeric array"):
-        MultiHeadAttention(w, w, w, w.astype(complex), b, b, b, b, 2)
+        MultiHeadAttention(n_heads=2, w_q=w, w_k=w, w_v=w, w_o=w.astype(complex), b_q=b)
     with pytest.raises(TypeError, match="n_heads must be a positive int; got str"):
-        MultiHeadAttention(w, w, w, w, b, b, b, b, "2")
+        MultiHeadAttention(n_heads="2", w_q=w, w_k=w, w_v=w, w_o=w)
 
 
 def test_x_with_wrong_d_model_is_named():
@@ -294,7 +296,39 @@ def test_x_with_wrong_d_model_is_named():
 
 def test_mask_with_wrong_shape_is_named():
     mha = MultiHeadAttention.init(12, 3, rng=0)
-    with pytest.raises(
-        ValueError, match=r"mask must broadcast to \(\.\.\., n_q, n_k\) = \(3, 5, 7\); got shape \(5, 5\)"
-    ):
+    expected = r"mask must broadcast to \(n_q, n_k\) or \(\.\.\., n_heads, n_q, n_k\) = \(3, 5, 7\); got shape \(5, 5\)"
+    with pytest.raises(ValueError, match=expected):
         mha(np.ones((5, 12)), np.ones((7, 12)), mask=np.ones((5, 5), dtype=bool))
+
+
+@pytest.mark.parametrize("batch", [2, 3])
+def test_padding_mask_without_head_axis_is_refused(batch):
+    """(batch, 1, n_k) read as (n_heads, n_q, n_k) would be silently wrong when batch == n_heads."""
+    mha = MultiHeadAttention.init(12, 3, rng=0)
+    expected = r"mask must have shape .* got shape \(%d, 1, 7\) \(for a padding mask .* pass mask\[:, None\]\)" % batch
+    with pytest.raises(ValueError, match=expected):
+        mha(np.ones((batch, 7, 12)), mask=padding_mask([7] * batch, 7))
+
+
+def test_frozen_and_equal_by_value():
+    mha = MultiHeadAttention.init(4, 2, rng=0)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        mha.b_o = np.ones(4)
+    with pytest.raises(ValueError, match="read-only"):
+        mha.w_q[0, 0] = 1.0
+    copy = dataclasses.replace(mha)
+    assert copy == mha and copy is not mha
+    changed = dataclasses.replace(mha, b_o=np.ones(4))
+    assert changed != mha
+    np.testing.assert_array_equal(changed.b_o, np.ones(4))
+    assert dataclasses.replace(mha, b_o=None) != mha
+    assert MultiHeadAttention(**{**vars(mha), "n_heads": 1}) != mha
+    with pytest.raises(ValueError, match=r"b_o must have shape \(d_model,\); got shape \(3, 4\)"):
+        dataclasses.replace(mha, b_o=np.ones((3, 4)))
+
+
+def test_constructor_copies_its_arrays():
+    w = np.eye(4)
+    mha = MultiHeadAttention(n_heads=2, w_q=w, w_k=w, w_v=w, w_o=w)
+    w[0, 0] = 5.0
+    assert mha.w_q[0, 0] == 1.0 and w.flags.writeable

@@ -7,6 +7,8 @@ to 1e-10. Masks: ours and SDPA's are True where a query may attend; ``nn.Multihe
 boolean masks are True where it may *not*, so they are passed as ``~mask``.
 """
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -146,7 +148,8 @@ def test_fully_masked_rows_are_zero_in_both():
 def random_mha(d_model, n_heads, bias, seed):
     mha = MultiHeadAttention.init(d_model, n_heads, rng=seed, bias=bias)
     if bias:
-        mha.b_q, mha.b_k, mha.b_v, mha.b_o = np.random.default_rng(seed + 1).normal(size=(4, d_model))
+        biases = np.random.default_rng(seed + 1).normal(size=(4, d_model))
+        mha = dataclasses.replace(mha, **dict(zip(("b_q", "b_k", "b_v", "b_o"), biases, strict=True)))
     return mha
 
 
