@@ -2,6 +2,7 @@
 
 from .dot_product import attention, attention_weights, self_attention, self_attention_loops
 from .encoding import one_hot
+from .gradients import attention_backward
 from .masks import causal_mask, padding_mask
 from .multihead import MultiHeadAttention, merge_heads, split_heads
 from .normalise import softmax
@@ -10,6 +11,7 @@ from .positions import sinusoidal_positions
 __all__ = [
     "MultiHeadAttention",
     "attention",
+    "attention_backward",
     "attention_weights",
     "causal_mask",
     "merge_heads",

@@ -52,6 +52,7 @@ def test_expected_names():
     assert set(PUBLIC) == {
         "MultiHeadAttention",
         "attention",
+        "attention_backward",
         "attention_weights",
         "causal_mask",
         "merge_heads",
