@@ -70,6 +70,36 @@ def test_the_notebook_has_one_code_cell_per_block():
     assert "".join(notebook["cells"][1]["source"]).startswith("# A page")
 
 
+EXERCISE = """# A page
+
+```python
+x = 2
+```
+
+**1. Double it.** What does `2 * x` print?
+
+??? success "Solution"
+
+    Four: `x` is 2.
+
+    ```python
+    >>> print(2 * x)
+    4
+
+    ```
+
+Prose after the exercise.
+"""
+
+
+def test_a_solution_in_a_collapsed_block_becomes_a_cell_and_its_prose_plain_markdown():
+    pieces = pages.split_page(EXERCISE)
+    assert [kind for kind, _ in pieces] == ["markdown", "code", "markdown", "code", "markdown"]
+    assert pieces[3][1] == "print(2 * x)"
+    assert "**Solution**\n\nFour: `x` is 2." in pieces[2][1]  # at the margin: not shown as code
+    assert "???" not in pieces[2][1] and pieces[4][1] == "Prose after the exercise."
+
+
 PAGES_TO_DRAW = {
     "good.md": [
         "import matplotlib.pyplot as plt",

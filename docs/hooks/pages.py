@@ -23,6 +23,7 @@ import posixpath
 import re
 import subprocess
 import sys
+import textwrap
 from dataclasses import dataclass
 from html import escape as html_escape
 
@@ -31,7 +32,15 @@ from mkdocs.exceptions import PluginError
 from mkdocs.structure.files import File, Files
 from mkdocs.utils import get_relative_url
 
-FENCE = re.compile(r"^```python[ \t]*\n(?P<code>.*?)^```[ \t]*$\n?", re.MULTILINE | re.DOTALL)
+# A ```python fence, at the margin or indented (inside an admonition, such as an
+# exercise's collapsed solution); Sybil collects both.
+FENCE = re.compile(
+    r"^(?P<indent>[ \t]*)```python[ \t]*\n(?P<code>.*?)^(?P=indent)```[ \t]*$\n?", re.MULTILINE | re.DOTALL
+)
+# An admonition's first line, ``!!! note "Title"`` or ``??? success "Solution"``.
+ADMONITION = re.compile(
+    r'^(?P<indent>[ \t]*)(?:!!!|\?\?\?\+?)[ \t]+(?P<kind>[\w-]+)(?:[ \t]+"(?P<title>[^"]*)")?[ \t]*$'
+)
 HEADING = re.compile(r"^# .*$", re.MULTILINE)
 DRAW_FIGURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "draw_figures.py")
 
@@ -72,12 +81,34 @@ def code_of(block):
     return "".join(sources)
 
 
+def unwrap_admonitions(markdown):
+    """Admonitions as plain Markdown, for notebooks (Jupyter has no ``!!!``/``???``): the
+    title in bold, the body moved back to the margin, so that a solution's code is a cell
+    and its prose is not shown as code."""
+    lines, body = [], None  # body: the indentation of the admonition being unwrapped
+    for line in markdown.split("\n"):
+        if body is not None and line.strip() and not line.startswith(body):
+            body = None
+        if body is not None:
+            lines.append(line[4:] if line.strip() else "")
+            continue
+        match = ADMONITION.match(line)
+        if match:
+            title = match["title"] if match["title"] is not None else match["kind"].capitalize()
+            lines.append(f"{match['indent']}**{title}**" if title else "")
+            body = match["indent"] + "    "
+        else:
+            lines.append(line)
+    return "\n".join(lines)
+
+
 def split_page(markdown):
     """The page as a list of ("markdown" | "code", text) pieces, in order."""
     pieces, start = [], 0
+    markdown = unwrap_admonitions(markdown)
     for match in FENCE.finditer(markdown):
         pieces.append(("markdown", markdown[start : match.start()]))
-        pieces.append(("code", code_of(match["code"])))
+        pieces.append(("code", code_of(textwrap.dedent(match["code"]))))
         start = match.end()
     pieces.append(("markdown", markdown[start:]))
     return [(kind, text.strip()) for kind, text in pieces if text.strip()]
@@ -216,7 +247,7 @@ def on_page_markdown(markdown, page, config, files):
         for index, (label, png) in enumerate(block_figures, start=1):
             uri = f"figures/{stem}-{number}-{index}.png"
             files.append(File.generated(config, uri, content=png))
-            images.append(f"\n![{escape(label)}]({link(uri)})\n")
+            images.append(f"\n{match['indent']}![{escape(label)}]({link(uri)})\n")
         return match[0] + "".join(images)
 
     markdown = FENCE.sub(with_figures, markdown)
