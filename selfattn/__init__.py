@@ -7,13 +7,16 @@ from .masks import causal_mask, padding_mask
 from .multihead import MultiHeadAttention, merge_heads, split_heads
 from .normalise import softmax
 from .positions import sinusoidal_positions
+from .transformer import TransformerBlock, layer_norm
 
 __all__ = [
     "MultiHeadAttention",
+    "TransformerBlock",
     "attention",
     "attention_backward",
     "attention_weights",
     "causal_mask",
+    "layer_norm",
     "merge_heads",
     "one_hot",
     "padding_mask",

@@ -6,6 +6,7 @@ import numpy as np
 
 from ._checks import as_float_array, batch_shape, boolean_mask, flag, generator, head_size, positive_int
 from .dot_product import _attention_weights
+from .gradients import _attention_backward, _sum_rows, _weight_gradient
 from .masks import _allowed
 
 
@@ -104,6 +105,9 @@ class MultiHeadAttention:
     >>> print(weights.sum(axis=-1))
     [[1. 1. 1. 1. 1.]
      [1. 1. 1. 1. 1.]]
+    >>> dx, grads = mha.backward(x, d_out=np.ones((5, 8)), causal=True)
+    >>> print(dx.shape, grads.w_q.shape, grads.b_o)  # b_o is added to all 5 tokens
+    (5, 8) (8, 8) [5. 5. 5. 5. 5. 5. 5. 5.]
     """
 
     n_heads: int
@@ -240,6 +244,56 @@ class MultiHeadAttention:
         v = _split_heads(_project(context, self.w_v, self.b_v), self.n_heads)
         weights = _attention_weights(q, k, allowed, 1.0 / np.sqrt(q.shape[-1]))
         return _project(_merge_heads(weights @ v), self.w_o, self.b_o), weights
+
+    def backward(self, x, d_out, mask=None, *, causal=False):
+        """The gradients of a loss, given its gradient ``d_out`` with respect to ``self(x)``.
+
+        For self-attention (``context`` is ``x``), the case of a Transformer block. The
+        chain rule runs backwards through the output projection, every head's attention
+        (`attention_backward`'s formulas), the merge and split of the heads and the three
+        input projections; ``x`` reaches the output along all three, so ``dx`` is the sum
+        ``dq @ w_q.T + dk @ w_k.T + dv @ w_v.T``.
+
+        Parameters
+        ----------
+        x : array_like of real numbers, shape (..., n, d_model)
+        d_out : array_like of real numbers, shape (..., n, d_model)
+            The gradient of the loss with respect to the output; the shape of ``x``.
+        mask, causal
+            As in ``__call__``.
+
+        Returns
+        -------
+        dx : ndarray, shape (..., n, d_model)
+            The gradient with respect to ``x``.
+        grads : MultiHeadAttention
+            The gradient with respect to each weight and bias, in the field of that
+            weight or bias (None where there is no bias), summed over the batch and the
+            tokens; ``n_heads`` as here.
+        """
+        x = self._sequence(x, "x", "n")
+        d_out = self._sequence(d_out, "d_out", "n")
+        if d_out.shape != x.shape:
+            raise ValueError(f"d_out must have the shape of the output, that of x {x.shape}; got shape {d_out.shape}")
+        n = x.shape[-2]
+        mask = self._mask(mask, x.shape[:-2], n, n)
+        return self._backward(x, d_out, _allowed(mask, flag(causal, "causal"), n, n))
+
+    def _backward(self, x, d_out, allowed):
+        """``(dx, grads)`` of self-attention, from checked arrays."""
+        q = _split_heads(_project(x, self.w_q, self.b_q), self.n_heads)
+        k = _split_heads(_project(x, self.w_k, self.b_k), self.n_heads)
+        v = _split_heads(_project(x, self.w_v, self.b_v), self.n_heads)
+        scale = 1.0 / np.sqrt(q.shape[-1])
+        weights = _attention_weights(q, k, allowed, scale)
+        merged = _merge_heads(weights @ v)
+        d_heads = _split_heads(d_out @ self.w_o.T, self.n_heads)
+        dq, dk, dv = (_merge_heads(d) for d in _attention_backward(q, k, v, weights, d_heads, scale))
+        inputs, d_outputs = (x, x, x, merged), (dq, dk, dv, d_out)  # of the four projections
+        grads = {w: _weight_gradient(a, d) for w, a, d in zip(WEIGHTS, inputs, d_outputs, strict=True)}
+        grads |= {b: _sum_rows(d) for b, d in zip(BIASES, d_outputs, strict=True) if getattr(self, b) is not None}
+        dx = dq @ self.w_q.T + dk @ self.w_k.T + dv @ self.w_v.T
+        return dx, MultiHeadAttention(n_heads=self.n_heads, **grads)
 
 
 def _split_heads(x, n_heads):

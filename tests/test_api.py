@@ -1,11 +1,11 @@
 """The public API: what ``selfattn.__all__`` lists, and that each name is documented.
 
 Every public function has numpydoc ``Parameters``, ``Returns`` and ``Examples`` sections
-(Sybil runs the examples). The class documents its fields under ``Attributes`` and has
-``Examples``; its public methods (``init``, ``__call__``) have ``Parameters`` and
-``Returns`` but no ``Examples`` of their own: the class example already calls both, and
-mkdocstrings shows methods on the class's page, right under it. The ``d_model``
-property takes no argument, so a one-line docstring is all it needs.
+(Sybil runs the examples). Each class documents its fields under ``Attributes`` and has
+``Examples``; its public methods (``init``, ``__call__``, ``backward``) have ``Parameters``
+and ``Returns`` but no ``Examples`` of their own: the class example already calls them, and
+mkdocstrings shows methods on the class's page, right under it. Properties take no
+argument, so a one-line docstring is all they need.
 """
 
 import importlib
@@ -51,10 +51,12 @@ def test_all_lists_exactly_the_public_names():
 def test_expected_names():
     assert set(PUBLIC) == {
         "MultiHeadAttention",
+        "TransformerBlock",
         "attention",
         "attention_backward",
         "attention_weights",
         "causal_mask",
+        "layer_norm",
         "merge_heads",
         "one_hot",
         "padding_mask",
@@ -93,24 +95,31 @@ def test_examples_run_in_a_fresh_namespace(name):
     assert any(name in [n.strip() for n in line.split(",")] for line in imports), f"{name}'s example must import it"
 
 
-def test_class_has_attributes_and_examples():
-    found = sections(selfattn.MultiHeadAttention)
+CLASSES = [selfattn.MultiHeadAttention, selfattn.TransformerBlock]
+
+
+@pytest.mark.parametrize("cls", CLASSES, ids=lambda cls: cls.__name__)
+def test_class_has_attributes_and_examples(cls):
+    found = sections(cls)
     assert {"Attributes", "Examples"} <= set(found)
-    fields = set(inspect.signature(selfattn.MultiHeadAttention).parameters)
+    fields = set(inspect.signature(cls).parameters)
     assert documented_names(found["Attributes"]) == fields
 
 
-@pytest.mark.parametrize("method", ["init", "__call__"])
-def test_class_methods_have_parameters_and_returns(method):
-    function = getattr(selfattn.MultiHeadAttention, method)
+@pytest.mark.parametrize("cls", CLASSES, ids=lambda cls: cls.__name__)
+@pytest.mark.parametrize("method", ["init", "__call__", "backward"])
+def test_class_methods_have_parameters_and_returns(cls, method):
+    function = getattr(cls, method)
     found = sections(function)
     assert {"Parameters", "Returns"} <= set(found)
     parameters = set(inspect.signature(function).parameters) - {"self", "cls"}
     assert documented_names(found["Parameters"]) == parameters
 
 
-def test_d_model_property_is_documented():
-    assert inspect.getdoc(selfattn.MultiHeadAttention.d_model)
+@pytest.mark.parametrize("prop", ["MultiHeadAttention.d_model", "TransformerBlock.d_model", "TransformerBlock.d_ff"])
+def test_properties_are_documented(prop):
+    cls, name = prop.split(".")
+    assert inspect.getdoc(getattr(getattr(selfattn, cls), name))
 
 
 def test_package_docstring():

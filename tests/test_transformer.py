@@ -1,0 +1,377 @@
+"""layer_norm, TransformerBlock and the backward passes of the block and of MultiHeadAttention.
+
+Hand-worked values, finite differences in float64, construction checks and bad input. The
+comparison with torch.nn.TransformerEncoderLayer is in test_torch_backward.py.
+"""
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from selfattn import MultiHeadAttention, TransformerBlock, causal_mask, layer_norm
+
+FIELDS = ("ln1_w", "ln1_b", "ln2_w", "ln2_b", "w_1", "b_1", "w_2", "b_2")
+MHA_FIELDS = ("w_q", "w_k", "w_v", "w_o", "b_q", "b_k", "b_v", "b_o")
+
+
+def normal(seed, *shape):
+    return np.random.default_rng(seed).normal(size=shape)
+
+
+def random_block(d_model=6, n_heads=2, d_ff=10, seed=0, bias=True):
+    """A block whose every parameter is random (no ones or zeros that could hide a mistake)."""
+    rng = np.random.default_rng(seed)
+    attn = MultiHeadAttention.init(d_model, n_heads, rng=rng, bias=bias)
+    if bias:
+        attn = dataclasses.replace(attn, **{name: rng.normal(size=d_model) for name in MHA_FIELDS[4:]})
+    shapes = {"w_1": (d_model, d_ff), "b_1": (d_ff,), "w_2": (d_ff, d_model)}
+    params = {name: rng.normal(scale=0.5, size=shapes.get(name, (d_model,))) for name in FIELDS}
+    params["ln1_w"] += 1
+    params["ln2_w"] += 1
+    return TransformerBlock(attn=attn, **params)
+
+
+def numerical_gradient(f, x, eps=1e-5):
+    grad = np.zeros_like(x)
+    for i in np.ndindex(x.shape):
+        step = np.zeros_like(x)
+        step[i] = eps
+        grad[i] = (f(x + step) - f(x - step)) / (2 * eps)
+    return grad
+
+
+def assert_close(ours, reference, name):
+    assert ours.shape == reference.shape, name
+    assert np.max(np.abs(ours - reference)) <= 1e-8 * max(1.0, np.max(np.abs(reference))), name
+
+
+# layer_norm
+
+
+def test_layer_norm_hand_values():
+    x = np.array([[1.0, 3.0], [5.0, 5.0], [0.0, 4.0]])  # mean 2, var 1; constant; mean 2, var 4
+    out = layer_norm(x, np.array([2.0, 3.0]), np.array([0.5, -1.0]), eps=1e-5)
+    np.testing.assert_allclose(out[0], [2 * -1 / np.sqrt(1 + 1e-5) + 0.5, 3 / np.sqrt(1 + 1e-5) - 1], rtol=1e-15)
+    np.testing.assert_array_equal(out[1], [0.5, -1.0])  # a constant vector gives the bias
+    np.testing.assert_allclose(out[2], [2 * -2 / np.sqrt(4 + 1e-5) + 0.5, 3 * 2 / np.sqrt(4 + 1e-5) - 1], rtol=1e-15)
+
+
+def test_layer_norm_mean_zero_variance_one_over_the_last_axis():
+    x = normal(1, 2, 3, 7) * 5 + 3
+    out = layer_norm(x, np.ones(7), np.zeros(7), eps=1e-12)
+    np.testing.assert_allclose(out.mean(axis=-1), 0, atol=1e-14)
+    np.testing.assert_allclose(out.var(axis=-1), 1, rtol=1e-10)
+
+
+def test_layer_norm_ignores_shift_and_scale_of_each_vector():
+    x, w, b = normal(2, 4, 5), normal(3, 5), normal(4, 5)
+    np.testing.assert_allclose(layer_norm(3 * x + 7, w, b, eps=1e-12), layer_norm(x, w, b, eps=1e-12), rtol=1e-9)
+
+
+def test_layer_norm_float32_stays_float32():
+    x = normal(5, 3, 4).astype(np.float32)
+    ones, zeros = np.ones(4, np.float32), np.zeros(4, np.float32)
+    assert layer_norm(x, ones, zeros).dtype == np.float32
+
+
+@pytest.mark.parametrize(
+    "args, error, message",
+    [
+        (
+            (np.ones((2, 3)), np.ones(4), np.zeros(3)),
+            ValueError,
+            r"weight must have shape \(d,\) = \(3,\), "
+            r"one entry per feature of x; got shape \(4,\)",
+        ),
+        ((np.ones((2, 3)), np.ones(3), np.zeros((1, 3))), ValueError, r"bias must have shape \(d,\); got shape"),
+        ((np.ones((2, 3)), np.ones(3), np.zeros(3), 0.0), ValueError, r"eps must be positive and finite"),
+        ((np.ones((2, 3)), np.ones(3), np.zeros(3), np.inf), ValueError, r"eps must be positive and finite"),
+        ((np.ones((2, 3)), np.ones(3), np.zeros(3), "1e-5"), TypeError, r"eps must be a real number; got str"),
+        ((np.ones(()), np.ones(3), np.zeros(3)), ValueError, r"x must have shape \(\.\.\., d\); got shape \(\)"),
+        ((np.full((2, 3), np.nan), np.ones(3), np.zeros(3)), ValueError, r"x must be finite"),
+    ],
+)
+def test_layer_norm_bad_input(args, error, message):
+    with pytest.raises(error, match=message):
+        layer_norm(*args)
+
+
+# TransformerBlock: construction
+
+
+def test_init_shapes_and_starting_values():
+    block = TransformerBlock.init(d_model=6, n_heads=3, d_ff=10, rng=0)
+    assert (block.d_model, block.d_ff, block.attn.n_heads) == (6, 10, 3)
+    assert block.w_1.shape == (6, 10) and block.w_2.shape == (10, 6) and block.b_1.shape == (10,)
+    np.testing.assert_array_equal(block.ln1_w, np.ones(6))
+    np.testing.assert_array_equal(block.ln2_b, np.zeros(6))
+    assert block == TransformerBlock.init(d_model=6, n_heads=3, d_ff=10, rng=0)
+    assert block != TransformerBlock.init(d_model=6, n_heads=3, d_ff=10, rng=1)
+
+
+def test_init_bad_arguments():
+    with pytest.raises(ValueError, match=r"d_model must be divisible by n_heads; got d_model=6 and n_heads=4"):
+        TransformerBlock.init(6, 4, 10)
+    with pytest.raises(TypeError, match=r"d_ff must be a positive int; got float 10.0"):
+        TransformerBlock.init(6, 2, 10.0)
+
+
+def test_frozen_and_read_only():
+    block = random_block()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        block.w_1 = np.zeros((6, 10))
+    with pytest.raises(ValueError, match="read-only"):
+        block.w_1[0, 0] = 1.0
+
+
+def test_fields_are_copies():
+    w_1 = normal(6, 6, 10)
+    block = dataclasses.replace(random_block(), w_1=w_1)
+    w_1[0, 0] = 100.0
+    assert block.w_1[0, 0] != 100.0
+
+
+def test_keyword_only():
+    block = random_block()
+    with pytest.raises(TypeError):
+        TransformerBlock(block.attn, *(getattr(block, name) for name in FIELDS))
+
+
+@pytest.mark.parametrize(
+    "change, error, message",
+    [
+        ({"attn": np.eye(6)}, TypeError, r"attn must be a MultiHeadAttention; got ndarray"),
+        (
+            {"ln1_w": np.ones(5)},
+            ValueError,
+            r"ln1_w must have shape \(d_model,\) = \(6,\) \(d_model=6 from attn, "
+            r"d_ff=10 from w_1\); got shape \(5,\)",
+        ),
+        ({"b_1": np.ones(6)}, ValueError, r"b_1 must have shape \(d_ff,\) = \(10,\) .*; got shape \(6,\)"),
+        ({"w_2": np.ones((6, 10))}, ValueError, r"w_2 must have shape \(d_ff, d_model\) = \(10, 6\) .*; got shape"),
+        ({"w_1": np.ones((5, 10))}, ValueError, r"w_1 must have shape \(d_model, d_ff\) = \(6, 10\)"),
+        ({"b_2": np.ones((1, 6))}, ValueError, r"b_2 must have shape \(d_model,\); got shape \(1, 6\)"),
+        ({"ln2_b": np.full(6, np.inf)}, ValueError, r"ln2_b must be finite"),
+        ({"ln2_b": None}, TypeError, r"ln2_b must be a real numeric array; got dtype object"),
+    ],
+)
+def test_construction_checks(change, error, message):
+    with pytest.raises(error, match=message):
+        dataclasses.replace(random_block(), **change)
+
+
+# TransformerBlock: forward
+
+
+def test_forward_by_hand_with_attention_and_mlp_switched_off():
+    # w_o = 0, b_o = 0: attention adds nothing; w_2 = 0: the MLP adds b_2. out = x + b_2.
+    block = random_block()
+    block = dataclasses.replace(
+        block, attn=dataclasses.replace(block.attn, w_o=np.zeros((6, 6)), b_o=np.zeros(6)), w_2=np.zeros((10, 6))
+    )
+    x = normal(7, 2, 4, 6)
+    np.testing.assert_array_equal(block(x), x + block.b_2)
+
+
+def test_forward_by_hand_with_constant_normalised_tokens():
+    # ln1_w = 0: every token becomes ln1_b, so attention averages equal values and gives
+    # (ln1_b @ w_v + b_v) @ w_o + b_o to every token, whatever the weights or the mask.
+    block = dataclasses.replace(random_block(), ln1_w=np.zeros(6))
+    attn = block.attn
+    x = normal(8, 5, 6)
+    h = x + (block.ln1_b @ attn.w_v + attn.b_v) @ attn.w_o + attn.b_o
+    expected = (
+        h + np.maximum(layer_norm(h, block.ln2_w, block.ln2_b) @ block.w_1 + block.b_1, 0) @ block.w_2 + block.b_2
+    )
+    np.testing.assert_allclose(block(x, causal=True), expected, rtol=1e-13)
+
+
+def test_forward_is_the_formula():
+    block = random_block()
+    x = normal(9, 2, 5, 6)
+    h = x + block.attn(layer_norm(x, block.ln1_w, block.ln1_b), causal=True)
+    expected = (
+        h + np.maximum(layer_norm(h, block.ln2_w, block.ln2_b) @ block.w_1 + block.b_1, 0) @ block.w_2 + block.b_2
+    )
+    np.testing.assert_allclose(block(x, causal=True), expected, rtol=1e-13)
+
+
+def test_causal_block_ignores_the_future():
+    block = random_block()
+    x = normal(10, 5, 6)
+    changed = x.copy()
+    changed[3:] += normal(35, 2, 6)  # (a constant would vanish in the layer norm)
+    np.testing.assert_allclose(block(changed, causal=True)[:3], block(x, causal=True)[:3], rtol=1e-13)
+    assert not np.allclose(block(changed)[:3], block(x)[:3])
+
+
+def test_each_token_is_independent_without_attention_mixing():
+    # A mask that lets each token see only itself: the block acts on each token alone.
+    block = random_block()
+    x = normal(11, 4, 6)
+    own = block(x, np.eye(4, dtype=bool))
+    for i in range(4):
+        np.testing.assert_allclose(own[i], block(x[i : i + 1])[0], rtol=1e-13)
+
+
+def test_forward_bad_input():
+    block = random_block()
+    with pytest.raises(ValueError, match=r"x must have shape \(\.\.\., n, d_model=6\); got shape \(4, 5\)"):
+        block(np.ones((4, 5)))
+    with pytest.raises(ValueError, match=r"mask must have shape \(n_q, n_k\) or \(\.\.\., n_heads, n_q, n_k\)"):
+        block(np.ones((2, 4, 6)), np.ones((2, 4, 4), dtype=bool))
+    with pytest.raises(TypeError, match=r"causal must be True or False"):
+        block(np.ones((4, 6)), causal=1)
+
+
+# Backward passes against finite differences
+
+
+def block_gradients_by_finite_differences(block, x, d_out, **masks):
+    """dx and every parameter's gradient of sum(block(x) * d_out), by central differences."""
+
+    def loss(b, x_):
+        return np.sum(b(x_, **masks) * d_out)
+
+    numerical = {"x": numerical_gradient(lambda x_: loss(block, x_), x)}
+    for name in FIELDS:
+        numerical[name] = numerical_gradient(
+            lambda a, name=name: loss(dataclasses.replace(block, **{name: a}), x), getattr(block, name)
+        )
+    for name in MHA_FIELDS:
+        if getattr(block.attn, name) is not None:
+            numerical["attn." + name] = numerical_gradient(
+                lambda a, name=name: loss(
+                    dataclasses.replace(block, attn=dataclasses.replace(block.attn, **{name: a})), x
+                ),
+                getattr(block.attn, name),
+            )
+    return numerical
+
+
+@pytest.mark.parametrize(
+    "masks",
+    [{}, {"causal": True}, {"mask": np.array([[1, 1, 0, 1], [0, 1, 1, 1], [1, 0, 1, 0], [1, 1, 1, 1]], dtype=bool)}],
+)
+def test_block_backward_matches_finite_differences(masks):
+    block = random_block(seed=12)
+    x, d_out = normal(13, 2, 4, 6), normal(14, 2, 4, 6)
+    dx, grads = block.backward(x, d_out, **masks)
+    numerical = block_gradients_by_finite_differences(block, x, d_out, **masks)
+    assert_close(dx, numerical.pop("x"), "x")
+    for name, reference in numerical.items():
+        ours = getattr(grads.attn, name[5:]) if name.startswith("attn.") else getattr(grads, name)
+        assert_close(ours, reference, name)
+
+
+def test_block_backward_without_attention_biases():
+    block = random_block(seed=15, bias=False)
+    x, d_out = normal(16, 3, 6), normal(17, 3, 6)
+    dx, grads = block.backward(x, d_out)
+    assert grads.attn.b_q is None and grads.attn.b_o is None
+    numerical = block_gradients_by_finite_differences(block, x, d_out)
+    assert_close(dx, numerical["x"], "x")
+    assert_close(grads.attn.w_k, numerical["attn.w_k"], "attn.w_k")
+
+
+def test_mha_backward_matches_finite_differences():
+    mha = random_block(seed=18).attn
+    x, d_out = normal(19, 2, 5, 6), normal(20, 2, 5, 6)
+    mask = normal(21, 2, 1, 5, 5) > -0.3
+    mask[..., 0] = True
+
+    def loss(m, x_):
+        return np.sum(m(x_, mask=mask, causal=True) * d_out)
+
+    dx, grads = mha.backward(x, d_out, mask, causal=True)
+    assert isinstance(grads, MultiHeadAttention) and grads.n_heads == mha.n_heads
+    assert_close(dx, numerical_gradient(lambda x_: loss(mha, x_), x), "x")
+    for name in MHA_FIELDS:
+        numerical = numerical_gradient(
+            lambda a, name=name: loss(dataclasses.replace(mha, **{name: a}), x), getattr(mha, name)
+        )
+        assert_close(getattr(grads, name), numerical, name)
+
+
+def test_block_gradients_by_hand_with_everything_switched_off():
+    # w_o = 0 and w_2 = 0: nothing but the residual path reaches x, so dx = d_out exactly,
+    # d b_2 = d_out summed over the tokens, d b_o as well (b_o is added to every token).
+    block = random_block()
+    block = dataclasses.replace(
+        block, attn=dataclasses.replace(block.attn, w_o=np.zeros((6, 6))), w_2=np.zeros((10, 6))
+    )
+    x, d_out = normal(22, 2, 4, 6), normal(23, 2, 4, 6)
+    dx, grads = block.backward(x, d_out)
+    np.testing.assert_array_equal(dx, d_out)
+    np.testing.assert_allclose(grads.b_2, d_out.sum(axis=(0, 1)), rtol=1e-14)
+    np.testing.assert_allclose(grads.attn.b_o, d_out.sum(axis=(0, 1)), rtol=1e-14)
+    assert not grads.b_1.any() and not grads.attn.w_q.any()
+
+
+def test_fully_masked_token_gets_gradient_only_through_its_own_path():
+    # Token 2 may attend to nothing: attention gives it b_o only, so its dx comes from the
+    # residual and the MLP, not from the attention weights, and the keys' gradients are as
+    # if it were not a query.
+    block = random_block(seed=24)
+    x, d_out = normal(25, 4, 6), normal(26, 4, 6)
+    mask = np.ones((4, 4), dtype=bool)
+    mask[2] = False
+    dx, grads = block.backward(x, d_out, mask)
+    assert np.isfinite(dx).all() and all(np.isfinite(getattr(grads, name)).all() for name in FIELDS)
+    numerical = numerical_gradient(lambda x_: np.sum(block(x_, mask) * d_out), x)
+    assert_close(dx, numerical, "x")
+
+
+def test_float32_backward_stays_float32():
+    block = random_block()
+    block32 = TransformerBlock(
+        attn=MultiHeadAttention(
+            n_heads=2, **{name: getattr(block.attn, name).astype(np.float32) for name in MHA_FIELDS}
+        ),
+        **{name: getattr(block, name).astype(np.float32) for name in FIELDS},
+    )
+    x, d_out = normal(27, 3, 6).astype(np.float32), normal(28, 3, 6).astype(np.float32)
+    assert block32(x).dtype == np.float32
+    dx, grads = block32.backward(x, d_out, causal=True)
+    assert dx.dtype == np.float32 and grads.w_1.dtype == np.float32 and grads.attn.w_q.dtype == np.float32
+    dx64, grads64 = block.backward(x.astype(np.float64), d_out.astype(np.float64), causal=True)
+    np.testing.assert_allclose(dx, dx64, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(grads.w_1, grads64.w_1, rtol=1e-4, atol=1e-4)
+
+
+def test_backward_batch_gradients_sum_over_sequences():
+    block = random_block(seed=29)
+    x, d_out = normal(30, 3, 4, 6), normal(31, 3, 4, 6)
+    dx, grads = block.backward(x, d_out, causal=True)
+    parts = [block.backward(x[i], d_out[i], causal=True) for i in range(3)]
+    np.testing.assert_allclose(dx, np.stack([p[0] for p in parts]), rtol=1e-12)
+    np.testing.assert_allclose(grads.w_2, sum(p[1].w_2 for p in parts), rtol=1e-12)
+    np.testing.assert_allclose(grads.attn.w_v, sum(p[1].attn.w_v for p in parts), rtol=1e-12)
+
+
+def test_causal_is_the_causal_mask():
+    block = random_block(seed=32)
+    x, d_out = normal(33, 5, 6), normal(34, 5, 6)
+    dx, grads = block.backward(x, d_out, causal=True)
+    dx_mask, grads_mask = block.backward(x, d_out, causal_mask(5))
+    np.testing.assert_array_equal(dx, dx_mask)
+    assert grads == grads_mask
+
+
+def test_backward_bad_input():
+    block = random_block()
+    with pytest.raises(
+        ValueError,
+        match=r"d_out must have the shape of the output, that of x \(2, 4, 6\); "
+        r"got shape \(4, 6\)",
+    ):
+        block.backward(np.ones((2, 4, 6)), np.ones((4, 6)))
+    with pytest.raises(ValueError, match=r"d_out must have the shape of the output, that of x \(4, 6\)"):
+        block.attn.backward(np.ones((4, 6)), np.ones((5, 6)))
+    with pytest.raises(ValueError, match=r"d_out must have shape \(\.\.\., n, d_model=6\); got shape \(4, 5\)"):
+        block.attn.backward(np.ones((4, 6)), np.ones((4, 5)))
+    with pytest.raises(TypeError, match=r"mask must be a boolean array"):
+        block.backward(np.ones((4, 6)), np.ones((4, 6)), np.ones((4, 4)))
+    with pytest.raises(TypeError, match=r"causal must be True or False"):
+        block.attn.backward(np.ones((4, 6)), np.ones((4, 6)), causal="yes")
