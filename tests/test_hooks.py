@@ -153,3 +153,29 @@ def test_math_becomes_mathml_on_markdown_and_notebook_pages():
     out = mathml.on_page_content(html, notebook_page, None, None)
     assert out.count("<math") == 2 and 'display="block"' in out and "<msqrt>" in out
     assert out.endswith("<pre>$HOME</pre>")
+
+
+SITE = "https://example.org/docs/"
+
+
+@pytest.mark.parametrize(
+    ("target", "page", "address"),
+    [
+        ("masks.md#4-padding-masks", "qkv.md", SITE + "masks/#4-padding-masks"),
+        ("../masks.md", "api/attention.md", SITE + "masks/"),
+        ("index.md", "qkv.md", SITE),
+        ("journey.ipynb", "qkv.md", SITE + "journey/"),
+        ("#exercises", "qkv.md", "#exercises"),
+        ("https://arxiv.org/abs/1706.03762", "qkv.md", "https://arxiv.org/abs/1706.03762"),
+    ],
+)
+def test_a_notebook_links_to_the_published_site(target, page, address):
+    assert pages.published(target, page, SITE) == address
+
+
+def test_a_diagram_becomes_an_image_on_the_published_site_with_its_title_as_alt_text(tmp_path):
+    (tmp_path / "assets").mkdir()
+    (tmp_path / "assets" / "d.svg").write_text('<svg><title id="t">A & B</title></svg>')
+    cell = 'See [masks](masks.md).\n\n<figure>\n--8<-- "assets/d.svg"\n</figure>'
+    out = pages.for_notebook(cell, "qkv.md", SITE, tmp_path)
+    assert out == f'See [masks]({SITE}masks/).\n\n<figure>\n<img src="{SITE}assets/d.svg" alt="A &amp; B">\n</figure>'

@@ -41,6 +41,9 @@ FENCE = re.compile(
 ADMONITION = re.compile(
     r'^(?P<indent>[ \t]*)(?:!!!|\?\?\?\+?)[ \t]+(?P<kind>[\w-]+)(?:[ \t]+"(?P<title>[^"]*)")?[ \t]*$'
 )
+# A diagram included with pymdownx.snippets: ``--8<-- "assets/name.svg"``.
+SNIPPET = re.compile(r'^(?P<indent>[ \t]*)--8<-- "(?P<path>[^"]+)"[ \t]*$', re.MULTILINE)
+LINK_TARGET = re.compile(r"(?<=\]\()(?P<target>[^)\s]+)(?=\))")
 HEADING = re.compile(r"^# .*$", re.MULTILINE)
 DRAW_FIGURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "draw_figures.py")
 
@@ -114,7 +117,37 @@ def split_page(markdown):
     return [(kind, text.strip()) for kind, text in pieces if text.strip()]
 
 
-def notebook_of(pieces, page_uri):
+def published(target, page_uri, site_url):
+    """A link of the page ``page_uri`` as an address on the published site: ``masks.md#x``
+    becomes ``<site_url>masks/#x``. Addresses, anchors and paths from the root stay."""
+    if re.match(r"[a-zA-Z][a-zA-Z0-9+.-]*:|[#/]", target):
+        return target
+    path, hash_, fragment = target.partition("#")
+    path = posixpath.normpath(posixpath.join(posixpath.dirname(page_uri), path))
+    stem, dot, suffix = path.rpartition(".")
+    if dot and suffix in ("md", "ipynb"):  # a page: its directory URL, as MkDocs builds it
+        stem = "" if stem == "index" else stem.removesuffix("/index") + "/"
+        path = stem
+    return site_url + path + hash_ + fragment
+
+
+def for_notebook(markdown, page_uri, site_url, docs_dir):
+    """A Markdown cell as a downloaded notebook needs it: links and pictures point at the
+    published site (relative ones break once the file is saved elsewhere), and a diagram
+    included from ``docs/`` becomes an image of it, with its ``<title>`` as alt text."""
+
+    def image(match):
+        with open(os.path.join(docs_dir, match["path"]), encoding="utf-8") as file:
+            title = re.search(r"<title[^>]*>(.*?)</title>", file.read(), re.DOTALL)
+        alt = html_escape(title[1].strip() if title else "", quote=True)
+        return f'{match["indent"]}<img src="{published(match["path"], "", site_url)}" alt="{alt}">'
+
+    markdown = SNIPPET.sub(image, markdown)
+    return LINK_TARGET.sub(lambda match: published(match["target"], page_uri, site_url), markdown)
+
+
+def notebook_of(pieces, page_uri, site_url=None, docs_dir=None):
+    """The page as a notebook; with ``site_url``, its links point at the published site."""
     intro = (
         f"*This notebook is generated from the page `{page_uri}` of the selfattn docs. "
         "Run it where `selfattn` is importable, for example in the project's `.venv` "
@@ -122,8 +155,11 @@ def notebook_of(pieces, page_uri):
     )
     cells = [nbformat.v4.new_markdown_cell(intro)]
     for kind, text in pieces:
-        new_cell = nbformat.v4.new_code_cell if kind == "code" else nbformat.v4.new_markdown_cell
-        cells.append(new_cell(text))
+        if kind == "code":
+            cells.append(nbformat.v4.new_code_cell(text))
+        else:
+            markdown = for_notebook(text, page_uri, site_url, docs_dir) if site_url else text
+            cells.append(nbformat.v4.new_markdown_cell(markdown))
     notebook = nbformat.v4.new_notebook(
         cells=cells,
         metadata={
@@ -174,7 +210,8 @@ def on_files(files, config):
         pieces = split_page(page_file.content_string)
         if any(kind == "code" for kind, _ in pieces):
             notebook_uri = f"notebooks/{page_file.src_uri.removesuffix('.md')}.ipynb"
-            files.append(File.generated(config, notebook_uri, content=notebook_of(pieces, page_file.src_uri)))
+            notebook = notebook_of(pieces, page_file.src_uri, config["site_url"], config["docs_dir"])
+            files.append(File.generated(config, notebook_uri, content=notebook))
             extra = pages[page_file.src_uri] = Extras(notebook_uri, pieces)
             extra.draws = any("matplotlib" in block for block in extra.code)
     drawing = [uri for uri, extra in pages.items() if extra.draws]
