@@ -6,7 +6,7 @@ from .gradients import attention_backward
 from .masks import causal_mask, padding_mask
 from .multihead import MultiHeadAttention, merge_heads, split_heads
 from .normalise import softmax
-from .positions import sinusoidal_positions
+from .positions import rotary_embedding, sinusoidal_positions
 from .transformer import TransformerBlock, layer_norm
 
 __all__ = [
@@ -20,6 +20,7 @@ __all__ = [
     "merge_heads",
     "one_hot",
     "padding_mask",
+    "rotary_embedding",
     "self_attention",
     "self_attention_loops",
     "sinusoidal_positions",

@@ -1,8 +1,10 @@
 """Telling attention where each token is."""
 
+import math
+
 import numpy as np
 
-from ._checks import positive_int
+from ._checks import as_float_array, positive_int
 
 
 def sinusoidal_positions(n, d_model):
@@ -43,3 +45,117 @@ def sinusoidal_positions(n, d_model):
     encoding[:, 0::2] = np.sin(angles)
     encoding[:, 1::2] = np.cos(angles)
     return encoding
+
+
+def rotary_embedding(x, positions=None, *, base=10000.0):
+    """Rotary position embeddings (RoFormer, Su et al. 2021): rotate each pair of features.
+
+    Features ``(2i, 2i + 1)`` of the token at position ``p`` are turned, as a point in
+    the plane, by the angle ``p * theta_i`` with ``theta_i = base**(-2i / d)``:
+
+    - ``out[2i] = x[2i] * cos(p * theta_i) - x[2i + 1] * sin(p * theta_i)``
+    - ``out[2i + 1] = x[2i] * sin(p * theta_i) + x[2i + 1] * cos(p * theta_i)``
+
+    Applied to queries and keys (not to values), it makes the score of a query at
+    position ``m`` for a key at position ``n`` depend on ``m - n`` only, and not on
+    where the two sit. A rotation keeps lengths, so ``|out| == |x|`` token by token.
+
+    Parameters
+    ----------
+    x : array_like of real numbers, shape (..., n, d)
+        Queries or keys (for example one head's, after `split_heads`); ``d`` must be even.
+    positions : array_like of real numbers, shape (n,) or (..., n), optional
+        The position of each token; defaults to ``0, 1, ..., n - 1``. Batch axes, if
+        given, must broadcast to those of ``x`` (e.g. ``(batch, n)`` for a different
+        offset per sequence). Positions need not be whole numbers or start at 0.
+    base : float, default 10000.0
+        Sets the slowest turn: pair ``i`` turns by ``base**(-2i / d)`` radians per
+        position, from 1 radian for the first pair down to nearly ``1 / base``.
+
+    Returns
+    -------
+    ndarray, the shape and dtype of ``x``
+        ``x`` with every pair of features rotated by its position's angle.
+
+    Raises
+    ------
+    ValueError
+        If ``d`` is odd, ``positions`` does not have shape ``(n,)`` or ``(..., n)``
+        broadcastable to ``x``'s leading axes, or ``base`` is not a positive, finite
+        number (also for non-finite values in ``x`` or ``positions``).
+    TypeError
+        If ``x`` or ``positions`` is not real numbers, or ``base`` is not a number.
+
+    Examples
+    --------
+    Three copies of the same vector at positions 0, 1 and 2: with ``d = 2`` there is a
+    single pair, turned by 0, 1 and 2 radians.
+
+    >>> import numpy as np
+    >>> from selfattn import rotary_embedding
+    >>> x = np.array([[1.0, 0.0], [1.0, 0.0], [1.0, 0.0]])
+    >>> with np.printoptions(precision=4, suppress=True):
+    ...     print(rotary_embedding(x))
+    [[ 1.      0.    ]
+     [ 0.5403  0.8415]
+     [-0.4161  0.9093]]
+
+    The score of a rotated query and key depends only on how far apart they are:
+
+    >>> rng = np.random.default_rng(0)
+    >>> q, k = rng.normal(size=(2, 1, 8))
+    >>> def score(m, n):
+    ...     return (rotary_embedding(q, [m]) @ rotary_embedding(k, [n]).T).item()
+    >>> print(np.isclose(score(5, 2), score(103, 100)))
+    True
+    """
+    x = as_float_array(x, "x", ("...", "n", "d"))
+    if x.shape[-1] % 2:
+        raise ValueError(f"x must have an even number of features d (they are rotated in pairs); got shape {x.shape}")
+    positions = np.arange(x.shape[-2]) if positions is None else _positions(positions, x.shape)
+    return _rotate(x, positions, _positive_number(base, "base"))
+
+
+def _rotate(x, positions, base):
+    """``x`` with features ``(2i, 2i + 1)`` rotated by ``positions * base**(-2i / d)``; unchecked."""
+    d = x.shape[-1]
+    angle = np.multiply.outer(positions, base ** (-np.arange(0, d, 2) / d))  # (..., n, d / 2), float64
+    cos, sin = np.cos(angle).astype(x.dtype), np.sin(angle).astype(x.dtype)
+    even, odd = x[..., 0::2], x[..., 1::2]
+    out = np.empty_like(x)
+    out[..., 0::2] = even * cos - odd * sin
+    out[..., 1::2] = even * sin + odd * cos
+    return out
+
+
+def _positions(positions, x_shape):
+    """``positions`` as a float64 array whose shape broadcasts to ``x_shape[:-1]``, or an error."""
+    try:
+        arr = np.asarray(positions)
+    except ValueError:  # a ragged list
+        raise ValueError("positions must be a rectangular array of numbers, shape (n,) or (..., n)") from None
+    if arr.dtype.kind not in "iuf":
+        raise TypeError(f"positions must be real numbers (ints or floats); got dtype {arr.dtype}")
+    leading = x_shape[:-1]
+    try:
+        fits = arr.ndim >= 1 and arr.shape[-1] == leading[-1] and np.broadcast_shapes(arr.shape, leading) == leading
+    except ValueError:  # does not broadcast
+        fits = False
+    if not fits:
+        raise ValueError(
+            f"positions must have shape (n,) = ({leading[-1]},), or (..., n) broadcastable to x's leading axes "
+            f"{leading} (x has shape {x_shape}); got shape {arr.shape}"
+        )
+    if not np.isfinite(arr).all():
+        raise ValueError(f"positions must be finite; got {arr[~np.isfinite(arr)][0]}")
+    return arr.astype(np.float64)
+
+
+def _positive_number(value, name):
+    """``value`` as a float, or an error if it is not a positive, finite real number."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a positive number; got {type(value).__name__} {value!r}")
+    number = float(value) if abs(value) < 1e308 else math.inf  # float(10**400) would overflow
+    if not (math.isfinite(number) and number > 0):
+        raise ValueError(f"{name} must be a positive, finite number; got {value}")
+    return number

@@ -60,6 +60,7 @@ def test_expected_names():
         "merge_heads",
         "one_hot",
         "padding_mask",
+        "rotary_embedding",
         "self_attention",
         "self_attention_loops",
         "sinusoidal_positions",

@@ -1,9 +1,11 @@
-"""sinusoidal_positions: the sin/cos clocks of "Attention Is All You Need"."""
+"""sinusoidal_positions, the sin/cos clocks of "Attention Is All You Need", and rotary_embedding (RoFormer)."""
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from selfattn import sinusoidal_positions
+from selfattn import rotary_embedding, sinusoidal_positions
 
 
 @pytest.mark.parametrize("n, d_model", [(1, 2), (3, 4), (7, 10), (11, 6)])
@@ -66,3 +68,122 @@ def test_odd_d_model_raises(d_model):
 def test_bad_sizes_raise(n, d_model, error, message):
     with pytest.raises(error, match=message):
         sinusoidal_positions(n, d_model)
+
+
+# rotary_embedding
+
+
+def rotation_per_pair(x, positions, base=10000.0):
+    """The definition, spelled out: a 2 x 2 rotation matrix for each token and each pair of features."""
+    out = np.empty_like(x)
+    d = x.shape[-1]
+    for index in np.ndindex(x.shape[:-1]):
+        p = positions[index]
+        for i in range(d // 2):
+            angle = p * base ** (-2 * i / d)
+            rotation = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+            out[index][2 * i : 2 * i + 2] = rotation @ x[index][2 * i : 2 * i + 2]
+    return out
+
+
+@pytest.mark.parametrize(
+    "shape, positions, base",
+    [
+        ((5, 6), None, 10000.0),
+        ((3, 5, 6), None, 10000.0),
+        ((2, 7, 4), np.array([0.5, -3, 11, 2, 2, 1e4, 7]), 100.0),
+        ((3, 1, 5, 10), np.arange(15).reshape(3, 1, 5) * 13, 500000.0),
+    ],
+)
+def test_rotary_matches_a_rotation_matrix_per_pair(shape, positions, base):
+    x = np.random.default_rng(0).normal(size=shape)
+    out = rotary_embedding(x, positions, base=base)
+    full = np.broadcast_to(np.arange(shape[-2]) if positions is None else positions, shape[:-1])
+    np.testing.assert_allclose(out, rotation_per_pair(x, full, base), rtol=0, atol=1e-12)
+    assert out.shape == shape and out.dtype == np.float64
+
+
+def test_rotary_hand_values():
+    # d = 4: pair 0 turns 1 rad per position, pair 1 turns base**(-1/2) = 0.01 rad per position.
+    x = np.array([[1.0, 0.0, 0.0, 2.0]] * 3)
+    out = rotary_embedding(x)
+    np.testing.assert_array_equal(out[0], x[0])
+    np.testing.assert_allclose(out[2], [np.cos(2), np.sin(2), -2 * np.sin(0.02), 2 * np.cos(0.02)], rtol=0, atol=1e-15)
+
+
+def test_rotary_keeps_float32_and_agrees_with_float64():
+    x = np.random.default_rng(1).normal(size=(4, 9, 8))
+    out32 = rotary_embedding(x.astype(np.float32), np.arange(9) * 1000)
+    assert out32.dtype == np.float32
+    np.testing.assert_allclose(out32, rotary_embedding(x, np.arange(9) * 1000), rtol=0, atol=1e-5)
+
+
+def test_rotary_keeps_each_tokens_length_and_undoes_with_minus_positions():
+    x = np.random.default_rng(2).normal(size=(7, 12))
+    positions = np.array([3, 1, 4, 1, 5, 9, 2])
+    out = rotary_embedding(x, positions)
+    np.testing.assert_allclose(np.linalg.norm(out, axis=-1), np.linalg.norm(x, axis=-1), rtol=1e-14)
+    np.testing.assert_allclose(rotary_embedding(out, -positions), x, rtol=0, atol=1e-14)
+    assert not np.allclose(out[1:], x[1:])
+
+
+def test_rotary_positions_per_sequence_in_a_batch():
+    x = np.random.default_rng(3).normal(size=(2, 5, 6))
+    positions = np.array([np.arange(5), np.arange(5) + 100])
+    out = rotary_embedding(x, positions)
+    np.testing.assert_array_equal(out[0], rotary_embedding(x[0]))
+    np.testing.assert_array_equal(out[1], rotary_embedding(x[1], np.arange(100, 105)))
+
+
+@given(
+    m=st.integers(-1000, 1000),
+    n=st.integers(-1000, 1000),
+    shift=st.integers(-(10**6), 10**6),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_rotary_score_depends_only_on_m_minus_n(m, n, shift, seed):
+    q, k = np.random.default_rng(seed).normal(size=(2, 1, 16))
+    score = rotary_embedding(q, [m]) @ rotary_embedding(k, [n]).T
+    shifted = rotary_embedding(q, [m + shift]) @ rotary_embedding(k, [n + shift]).T
+    relative = q @ rotary_embedding(k, [n - m]).T  # the query left at position 0
+    np.testing.assert_allclose(score, shifted, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(score, relative, rtol=0, atol=1e-9)
+
+
+def test_rotary_scores_are_constant_along_diagonals():
+    rng = np.random.default_rng(4)
+    q, k = rng.normal(size=(2, 1, 8))
+    scores = rotary_embedding(np.repeat(q, 10, axis=0)) @ rotary_embedding(np.repeat(k, 10, axis=0)).T
+    for offset in range(-9, 10):
+        along = np.diagonal(scores, offset)
+        np.testing.assert_allclose(along, along[0], rtol=0, atol=1e-12)
+    assert np.ptp(scores) > 0.1  # but the score does change with the distance
+
+
+X, X234 = np.ones((3, 4)), np.ones((2, 3, 4))
+
+
+@pytest.mark.parametrize(
+    "x, kwargs, error, message",
+    [
+        (np.ones((3, 5)), {}, ValueError, r"even number of features d.*got shape \(3, 5\)"),
+        (np.ones(4), {}, ValueError, r"x must have shape \(\.\.\., n, d\); got shape \(4,\)"),
+        ([["a", "b"]], {}, TypeError, "x must be a real numeric array"),
+        (X, {"positions": [0, 1]}, ValueError, r"positions must have shape \(n,\) = \(3,\).*got shape \(2,\)"),
+        (X, {"positions": 2}, ValueError, r"positions must have shape.*got shape \(\)"),
+        (X234, {"positions": np.zeros((3, 3))}, ValueError, r"x's leading axes \(2, 3\).*got shape \(3, 3\)"),
+        (X, {"positions": np.zeros((2, 3))}, ValueError, r"positions must have shape.*got shape \(2, 3\)"),
+        (X, {"positions": [[0, 1], [2]]}, ValueError, "positions must be a rectangular array"),
+        (X, {"positions": [True, False, True]}, TypeError, "positions must be real numbers.*bool"),
+        (X, {"positions": [0, np.inf, 2]}, ValueError, "positions must be finite; got inf"),
+        (X, {"base": 0}, ValueError, "base must be a positive, finite number; got 0"),
+        (X, {"base": -10.0}, ValueError, "base must be a positive, finite number; got -10.0"),
+        (X, {"base": np.nan}, ValueError, "base must be a positive, finite number; got nan"),
+        (X, {"base": 10**400}, ValueError, "base must be a positive, finite number"),
+        (X, {"base": "10000"}, TypeError, "base must be a positive number; got str"),
+        (X, {"base": True}, TypeError, "base must be a positive number; got bool"),
+    ],
+)
+def test_rotary_bad_input_raises(x, kwargs, error, message):
+    with pytest.raises(error, match=message):
+        rotary_embedding(x, **kwargs)
