@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export NO_MKDOCS_2_WARNING := 1
 
-.PHONY: install serve test build screenshots clean
+.PHONY: install serve test build screenshots benchmark clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -27,6 +27,13 @@ build: $(STAMP)  ## the site into site/
 
 screenshots: $(STAMP)  ## full-page PNGs of every page, light and dark, in screenshots/
 	$(BIN)/python tests/screenshots.py screenshots
+
+$(VENV)/.bench-installed: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
+	touch $@
+
+benchmark: $(VENV)/.bench-installed  ## time and memory of every attention, into docs/benchmarks/results.json (~20 min)
+	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(BIN)/python benchmarks/attention.py
 
 clean:
 	rm -rf site .pytest_cache .hypothesis screenshots

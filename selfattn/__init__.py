@@ -2,6 +2,7 @@
 
 from .dot_product import attention, attention_weights, self_attention, self_attention_loops
 from .encoding import one_hot
+from .flash import flash_attention
 from .gradients import attention_backward
 from .masks import causal_mask, padding_mask
 from .multihead import MultiHeadAttention, merge_heads, split_heads
@@ -16,6 +17,7 @@ __all__ = [
     "attention_backward",
     "attention_weights",
     "causal_mask",
+    "flash_attention",
     "layer_norm",
     "merge_heads",
     "one_hot",

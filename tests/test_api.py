@@ -56,6 +56,7 @@ def test_expected_names():
         "attention_backward",
         "attention_weights",
         "causal_mask",
+        "flash_attention",
         "layer_norm",
         "merge_heads",
         "one_hot",

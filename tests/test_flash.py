@@ -1,0 +1,212 @@
+"""flash_attention: equal to attention for every tile shape, without the n x n matrix."""
+
+import tracemalloc
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import selfattn.flash
+from selfattn import attention, flash_attention
+
+
+def normal(seed, *shape, dtype=np.float64):
+    return np.random.default_rng(seed).normal(size=shape).astype(dtype)
+
+
+@st.composite
+def problems(draw):
+    """Inputs with distinct small sizes, batch axes that broadcast, masks, and a tile shape."""
+    n_q, n_k, d_k, d_v = (draw(st.integers(1, top)) for top in (13, 17, 6, 5))
+    batch_q, batch_k = draw(st.sampled_from([((), ()), ((2,), ()), ((2, 1), (3,)), ((1,), (2,))]))
+    seed = draw(st.integers(0, 2**32 - 1))
+    # small scores take the path without a running maximum, large ones the path with it
+    magnitude = draw(st.sampled_from([0.1, 1.0, 30.0]))
+    q = normal(seed, *batch_q, n_q, d_k) * magnitude
+    k, v = normal(seed + 1, *batch_k, n_k, d_k), normal(seed + 2, *batch_k, n_k, d_v)
+    mask = None
+    if draw(st.booleans()):
+        batch = np.broadcast_shapes(batch_q, batch_k)
+        mask_shape = draw(st.sampled_from([(n_q, n_k), (n_k,), (*batch, n_q, n_k), (*batch, 1, n_k)]))
+        mask = np.random.default_rng(seed + 3).random(mask_shape) < draw(st.sampled_from([0.2, 0.7]))
+    causal = draw(st.booleans())
+    sizes = st.integers(1, max(n_q, n_k) + 3)  # blocks that do not divide n, and blocks larger than n
+    block_size = draw(st.one_of(sizes, st.tuples(sizes, sizes)))
+    return q, k, v, mask, causal, block_size
+
+
+@settings(max_examples=150, deadline=None)
+@given(problems(), st.sampled_from([np.float64, np.float32]))
+def test_equals_attention(problem, dtype):
+    q, k, v, mask, causal, block_size = problem
+    q, k, v = (a.astype(dtype) for a in (q, k, v))
+    expected = attention(q, k, v, mask, causal=causal)
+    out = flash_attention(q, k, v, mask, causal=causal, block_size=block_size)
+    assert out.dtype == dtype and out.shape == expected.shape
+    np.testing.assert_allclose(out, expected, rtol=0, atol=1e-12 if dtype == np.float64 else 2e-5)
+
+
+@pytest.mark.parametrize("block_size", [1, 2, 3, 5, 7, 8, 16, 100, (1, 7), (7, 1), (3, 100), (100, 3)])
+@pytest.mark.parametrize("causal", [False, True])
+def test_every_block_size_float64(block_size, causal):
+    q, k, v = normal(0, 2, 11, 5), normal(1, 2, 7, 5), normal(2, 2, 7, 3)  # n_q != n_k: causal is top-left
+    out = flash_attention(q, k, v, causal=causal, block_size=block_size)
+    np.testing.assert_allclose(out, attention(q, k, v, causal=causal), rtol=0, atol=1e-12)
+
+
+def test_scale_and_mixed_dtypes():
+    q, k, v = normal(0, 6, 4, dtype=np.float32), normal(1, 9, 4), normal(2, 9, 2, dtype=np.int64)
+    out = flash_attention(q, k, v, scale=0.3, block_size=4)
+    assert out.dtype == np.float64  # as attention: the common float type, integers become float64
+    np.testing.assert_allclose(out, attention(q, k, v, scale=0.3), rtol=0, atol=1e-12)
+
+
+def test_float32_stays_float32_near_the_bounds_of_the_shortcut():
+    """Scores up to about 22 (the largest that skip the running maximum in float32), and values
+    tiny and huge, still give attention's answer to float32 precision."""
+    q, k = normal(0, 40, 16, dtype=np.float32), normal(1, 50, 16, dtype=np.float32)
+    for q_scale in (1.0, 4.0, 5.0, 6.0):  # bounds on both sides of the shortcut's limit
+        for v_scale in (1e-30, 1.0, 1e25):
+            v = normal(2, 50, 3, dtype=np.float32) * np.float32(v_scale)
+            expected = attention(q * q_scale, k, v)
+            out = flash_attention(q * q_scale, k, v, block_size=(8, 16))
+            assert out.dtype == np.float32
+            np.testing.assert_allclose(out, expected, rtol=1e-4, atol=1e-5 * v_scale)
+
+
+def test_large_scores_need_the_running_maximum():
+    """Scores near 1e4: exp overflows without the maximum (float64 overflows above 709)."""
+    q, k, v = normal(0, 9, 4) * 100, normal(1, 12, 4) * 100, normal(2, 12, 3)
+    for block_size in (1, 4, (3, 5), 50):
+        out = flash_attention(q, k, v, block_size=block_size)
+        assert np.isfinite(out).all()
+        np.testing.assert_allclose(out, attention(q, k, v), rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("magnitude", [1.0, 100.0])
+def test_rows_with_no_allowed_key_give_zeros(magnitude):
+    q, k, v = normal(0, 6, 4) * magnitude, normal(1, 8, 4), normal(2, 8, 3)
+    mask = np.ones((6, 8), dtype=bool)
+    mask[1] = False  # hidden in every key block
+    mask[4, :4] = False  # hidden in the first key blocks only: the running maximum starts at -inf
+    for block_size in (2, (3, 4), 8):
+        out = flash_attention(q, k, v, mask, block_size=block_size)
+        assert np.isfinite(out).all()
+        np.testing.assert_array_equal(out[1], 0)
+        np.testing.assert_allclose(out, attention(q, k, v, mask), rtol=0, atol=1e-12)
+
+
+def test_causal_skips_the_blocks_in_the_future(monkeypatch):
+    """Count the score tiles computed: none lies wholly above the diagonal, and no other is missed."""
+    computed = []
+    scores = selfattn.flash._Tiles._scores
+
+    def counting(self, b, rows, cols, q_rows, out):
+        computed.append((rows, cols))
+        return scores(self, b, rows, cols, q_rows, out)
+
+    monkeypatch.setattr(selfattn.flash._Tiles, "_scores", counting)
+    q, k, v = normal(0, 10, 3), normal(1, 12, 3), normal(2, 12, 2)
+    out = flash_attention(q, k, v, causal=True, block_size=(4, 3))
+    np.testing.assert_allclose(out, attention(q, k, v, causal=True), rtol=0, atol=1e-12)
+    # query blocks 0-3, 4-7, 8-9 see keys 0..3, 0..7, 0..9: key blocks 0-2, 3-5, 6-8, 9-11 as needed
+    assert computed == [
+        ((0, 4), (0, 3)), ((0, 4), (3, 4)),
+        ((4, 8), (0, 3)), ((4, 8), (3, 6)), ((4, 8), (6, 8)),
+        ((8, 10), (0, 3)), ((8, 10), (3, 6)), ((8, 10), (6, 9)), ((8, 10), (9, 10)),
+    ]  # fmt: skip
+    assert all(j0 <= i1 - 1 for (i0, i1), (j0, j1) in computed)
+    computed.clear()
+    flash_attention(q, k, v, block_size=(4, 3))  # without causal: every tile, 3 x 4 of them
+    assert len(computed) == 12
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_memory_stays_far_below_the_n_by_n_matrix(causal):
+    n, d = 1024, 16
+    q, k, v = normal(0, n, d), normal(1, n, d), normal(2, n, d)
+    matrix = n * n * 8  # the float64 weights alone: 8 MiB
+
+    def peak(f):
+        tracemalloc.start()
+        try:
+            f(q, k, v, causal=causal)
+            return tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+
+    assert peak(attention) > matrix  # tracemalloc sees numpy's allocations
+    assert peak(lambda *a, **kw: flash_attention(*a, **kw, block_size=(64, 256))) < matrix / 16
+
+
+def test_two_workers_give_the_same_bits():
+    q, k, v = normal(0, 2, 37, 8), normal(1, 2, 41, 8), normal(2, 2, 41, 5)
+    mask = np.random.default_rng(3).random((37, 41)) < 0.8
+    for causal in (False, True):
+        one = flash_attention(q, k, v, mask, causal=causal, block_size=(5, 16))
+        for workers in (2, 3, 100):  # more workers than query blocks too
+            np.testing.assert_array_equal(
+                flash_attention(q, k, v, mask, causal=causal, block_size=(5, 16), workers=workers), one
+            )
+
+
+def test_non_contiguous_inputs():
+    q, k, v = normal(0, 4, 10).T, normal(1, 12, 8)[::2, ::2], normal(2, 3, 6).T  # (10, 4), (6, 4), (6, 3)
+    assert not (q.flags.c_contiguous or k.flags.c_contiguous or v.flags.c_contiguous)
+    np.testing.assert_allclose(flash_attention(q, k, v, block_size=3), attention(q, k, v), rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("block_size", "error", "message"),
+    [
+        (0, ValueError, r"block_size must be a positive int; got 0"),
+        (-3, ValueError, r"block_size must be a positive int; got -3"),
+        (2.5, TypeError, r"block_size must be a positive int; got float 2.5"),
+        (True, TypeError, r"block_size must be a positive int; got bool True"),
+        ("64", TypeError, r"block_size must be a positive int; got str '64'"),
+        ((4, 0), ValueError, r"block_size\[1\] must be a positive int; got 0"),
+        ((4.0, 2), TypeError, r"block_size\[0\] must be a positive int; got float 4.0"),
+        ((1, 2, 3), ValueError, r"block_size must be an int or a pair \(block_q, block_k\); got \(1, 2, 3\)"),
+    ],
+)
+def test_bad_block_size(block_size, error, message):
+    q = normal(0, 3, 2)
+    with pytest.raises(error, match=message):
+        flash_attention(q, q, q, block_size=block_size)
+
+
+@pytest.mark.parametrize(
+    ("workers", "error", "message"),
+    [
+        (0, ValueError, r"workers must be a positive int; got 0"),
+        (2.0, TypeError, r"workers must be a positive int; got float 2.0"),
+        (None, TypeError, r"workers must be a positive int; got NoneType None"),
+    ],
+)
+def test_bad_workers(workers, error, message):
+    q = normal(0, 3, 2)
+    with pytest.raises(error, match=message):
+        flash_attention(q, q, q, workers=workers)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        (normal(0, 3, 4), normal(1, 5, 3), normal(2, 5, 2)),  # d_k differs
+        (normal(0, 3, 4), normal(1, 5, 4), normal(2, 6, 2)),  # n_k differs
+        (normal(0, 2, 3, 4), normal(1, 3, 5, 4), normal(2, 3, 5, 2)),  # batch axes
+        (normal(0, 4), normal(1, 5, 4), normal(2, 5, 2)),  # q is 1-D
+        (np.array([[np.nan, 1.0]]), normal(1, 5, 2), normal(2, 5, 2)),
+        (np.array([["a", "b"]]), normal(1, 5, 2), normal(2, 5, 2)),
+        (np.full((2, 2), 1e200), np.full((3, 2), 1e200), normal(2, 3, 2)),  # the scores overflow
+        (np.full((2, 2), 1e20, np.float32), np.full((3, 2), 1e20, np.float32), normal(2, 3, 2, dtype=np.float32)),
+    ],
+)
+@pytest.mark.parametrize("options", [{}, {"mask": np.ones((7, 7), dtype=bool)}, {"scale": "big"}, {"causal": 1}])
+def test_bad_input_gives_the_same_error_as_attention(args, options):
+    with pytest.raises((TypeError, ValueError)) as expected:
+        attention(*args, **options)
+    with pytest.raises(expected.type) as got:
+        flash_attention(*args, **options)
+    assert str(got.value) == str(expected.value)
