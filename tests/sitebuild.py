@@ -1,14 +1,22 @@
-"""Build the site as the tests see it: ``mkdocs build --strict`` into a folder of their own.
+"""The site's build as the tests use it.
 
-Used by the ``site`` fixture (``tests/conftest.py``) and by ``tests/screenshots.py``.
+``build_site`` runs ``mkdocs build --strict`` into a folder of the tests' own, with the
+build cache off (``SELFATTN_BUILD_CACHE=off``), so every page's code runs. ``load_hook``
+imports a build hook of ``docs/hooks/`` as MkDocs does, for the tests that call its
+functions directly.
+
+Used by the ``site`` fixture (``tests/conftest.py``), ``tests/screenshots.py`` and the
+hook and notebook tests.
 """
 
+import importlib.util
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+HOOKS = ROOT / "docs" / "hooks"
 
 
 def build_site(site_dir):
@@ -16,7 +24,20 @@ def build_site(site_dir):
     return subprocess.run(
         [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site_dir)],
         cwd=ROOT,
-        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
+        env={**os.environ, "NO_MKDOCS_2_WARNING": "1", "SELFATTN_BUILD_CACHE": "off"},
         capture_output=True,
         text=True,
     )
+
+
+def load_hook(name):
+    """``docs/hooks/<name>.py`` as a module, its folder on ``sys.path`` while it loads (as
+    MkDocs loads hooks), so that it can import its helpers (``build_cache``)."""
+    spec = importlib.util.spec_from_file_location(f"hooks_{name}", HOOKS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.path.insert(0, str(HOOKS))
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(HOOKS))
+    return module

@@ -1,28 +1,24 @@
-"""The build hooks in docs/hooks/, on small inputs: what a page turns into."""
+"""The build hooks in docs/hooks/, on small inputs: what a page turns into, which blocks
+count, and what the build cache runs again."""
 
 import base64
-import importlib.util
 import io
 import json
 import subprocess
 import sys
-from pathlib import Path
 from types import SimpleNamespace
 
 import matplotlib.image
+import nbformat
 import pytest
+from mkdocs.config import load_config
+from mkdocs.structure.files import get_files
+from mkdocs.structure.pages import Page
+from sitebuild import HOOKS, load_hook
+from sybil import Sybil
+from sybil.parsers.markdown import PythonCodeBlockParser
 
-HOOKS = Path(__file__).resolve().parent.parent / "docs" / "hooks"
-
-
-def load(name):
-    spec = importlib.util.spec_from_file_location(f"hooks_{name}", HOOKS / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-pages, mathml = load("pages"), load("mathml")
+pages, mathml = load_hook("pages"), load_hook("mathml")
 PAGE = """# A page
 
 Prose with $x$.
@@ -49,7 +45,7 @@ def test_a_page_splits_into_prose_and_code_without_prompts():
     assert [kind for kind, _ in pieces] == ["markdown", "code", "code"]
     assert pieces[1][1] == "import numpy as np\nx = np.eye(2)"
     assert ">>>" not in pieces[2][1]
-    assert pieces[2][1].startswith("print(x.sum())\ntry:\n    int(\"two\")\n")
+    assert pieces[2][1].startswith('print(x.sum())\ntry:\n    int("two")\n')
 
 
 def test_a_doctest_that_raises_prints_its_error_in_the_notebook():
@@ -98,6 +94,48 @@ def test_a_solution_in_a_collapsed_block_becomes_a_cell_and_its_prose_plain_mark
     assert pieces[3][1] == "print(2 * x)"
     assert "**Solution**\n\nFour: `x` is 2." in pieces[2][1]  # at the margin: not shown as code
     assert "???" not in pieces[2][1] and pieces[4][1] == "Prose after the exercise."
+
+
+BLOCKS = """# Which blocks run
+
+```python
+a = 1
+```
+
+```pycon
+>>> "a pycon block: shown, never run"
+```
+
+```py
+b = "not python to Sybil either: it wants the word python"
+```
+
+1. In a list:
+
+    ```python
+    c = 3
+    ```
+
+!!! note
+
+    ```python
+    >>> print(a + c)
+    4
+
+    ```
+"""
+
+
+def test_the_hook_finds_the_blocks_sybil_runs(tmp_path):
+    blocks = pages.python_blocks(BLOCKS)
+    assert [source for _, _, source in blocks] == ["a = 1\n", "c = 3\n", ">>> print(a + c)\n4\n\n"]
+    page = tmp_path / "page.md"
+    page.write_text(BLOCKS)
+    examples = list(Sybil([PythonCodeBlockParser()]).parse(page))  # as conftest.py collects the docs
+    assert [example.start for example in examples] == [start for start, _, _ in blocks[:2]] + [examples[2].start]
+    assert blocks[2][0] < examples[2].start < blocks[2][1]  # the doctest's one example is inside the block
+    for example in examples:
+        example.evaluate()  # and they run, in order, in one namespace
 
 
 PAGES_TO_DRAW = {
@@ -179,3 +217,118 @@ def test_a_diagram_becomes_an_image_on_the_published_site_with_its_title_as_alt_
     cell = 'See [masks](masks.md).\n\n<figure>\n--8<-- "assets/d.svg"\n</figure>'
     out = pages.for_notebook(cell, "qkv.md", SITE, tmp_path)
     assert out == f'See [masks]({SITE}masks/).\n\n<figure>\n<img src="{SITE}assets/d.svg" alt="A &amp; B">\n</figure>'
+
+
+# -- the build cache -------------------------------------------------------------------
+
+DRAWING_PAGE = """# {title}
+
+```python
+import matplotlib.pyplot as plt
+{code}
+```
+"""
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch):
+    """A small site with two pages that draw and a ``selfattn/`` of its own, its build
+    cache in ``cache/``."""
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "selfattn").mkdir()
+    (tmp_path / "selfattn" / "__init__.py").write_text("ONE = 1\n")
+    for name in ("a", "b"):
+        (tmp_path / "docs" / f"{name}.md").write_text(DRAWING_PAGE.format(title=f"Page {name}", code="x = 1"))
+    monkeypatch.setenv("SELFATTN_BUILD_CACHE", str(tmp_path / "cache"))
+    return tmp_path
+
+
+def configure(folder, hook, plugins=()):
+    """The small site's config, with ``docs/hooks/<hook>.py`` as its hook, and that hook's
+    module as MkDocs loaded it. The tests below send it MkDocs' events one by one."""
+    (folder / "mkdocs.yml").write_text(
+        json.dumps({"site_name": "A small site", "hooks": [str(HOOKS / f"{hook}.py")], "plugins": list(plugins)})
+    )
+    config = load_config(str(folder / "mkdocs.yml"))
+    return config, config.hooks[str(HOOKS / f"{hook}.py")]
+
+
+def drawn_by_a_build(folder, monkeypatch):
+    """The pages hook run as a build runs it, with a drawing process that only notes what
+    it is asked to draw: the pages it was asked for."""
+    config, hook = configure(folder, "pages")
+    asked = []
+
+    class Drawer:
+        def __init__(self, jobs):
+            asked.extend(page for page, _ in jobs)
+            self.jobs = dict(jobs)
+
+        def figures(self, page):
+            return [[["A figure", base64.b64encode(b"png").decode()]] for _ in self.jobs[page]]
+
+        def stop(self):
+            pass
+
+    monkeypatch.setattr(hook, "Drawer", Drawer)
+    files = config.plugins.on_files(get_files(config), config=config)
+    for file in files.documentation_pages():
+        markdown = config.plugins.on_page_markdown(
+            file.content_string, page=SimpleNamespace(file=file), config=config, files=files
+        )
+        assert "![A figure](figures/" in markdown
+    config.plugins.on_post_build(config=config)
+    return asked
+
+
+def test_figures_are_drawn_again_only_when_the_code_that_draws_them_changes(project, monkeypatch):
+    docs, package = project / "docs", project / "selfattn" / "__init__.py"
+    assert drawn_by_a_build(project, monkeypatch) == ["a.md", "b.md"]
+    assert drawn_by_a_build(project, monkeypatch) == []  # nothing changed
+    (docs / "a.md").write_text(DRAWING_PAGE.format(title="Page a, reworded", code="x = 1"))
+    assert drawn_by_a_build(project, monkeypatch) == []  # prose
+    (docs / "a.md").write_text(DRAWING_PAGE.format(title="Page a", code="x = 2"))
+    assert drawn_by_a_build(project, monkeypatch) == ["a.md"]  # code: that page only
+    package.write_text("ONE = 1.0\n")
+    assert drawn_by_a_build(project, monkeypatch) == ["a.md", "b.md"]  # selfattn: every page
+    assert len(list((project / "cache" / "figures").glob("*.json"))) == 2  # one result per page
+    monkeypatch.setenv("SELFATTN_BUILD_CACHE", "off")  # as the tests build the site
+    assert drawn_by_a_build(project, monkeypatch) == drawn_by_a_build(project, monkeypatch) == ["a.md", "b.md"]
+
+
+def ran_by_a_build(folder, monkeypatch, source):
+    """The notebooks hook run on ``docs/nb.ipynb`` as a build runs it, with a kernel that
+    prints each cell's source: whether it ran the notebook, and the outputs of the
+    notebook it gave mkdocs-jupyter."""
+    nbformat.write(source, folder / "docs" / "nb.ipynb")
+    config, hook = configure(folder, "notebooks", plugins=["mkdocs-jupyter"])
+    ran = []
+
+    def execute(notebook, cwd):
+        ran.append(cwd)
+        cells = hook.code_cells(notebook)
+        output = nbformat.v4.new_output
+        return [{"outputs": [output("stream", text=cell.source)], "execution_count": n} for n, cell in enumerate(cells)]
+
+    monkeypatch.setattr(hook, "execute", execute)
+    config = config.plugins.on_config(config)
+    config.plugins.on_pre_build(config=config)
+    files = config.plugins.on_files(get_files(config), config=config)
+    (file,) = [file for file in files.documentation_pages() if file.src_uri == "nb.ipynb"]
+    config.plugins.on_pre_page(Page(None, file, config), config=config, files=files)
+    executed = nbformat.read(file.abs_src_path, as_version=4)
+    config.plugins.on_post_build(config=config)
+    return bool(ran), [cell.outputs[0].text for cell in hook.code_cells(executed)]
+
+
+def test_a_notebook_runs_again_only_when_its_code_changes(project, monkeypatch):
+    new_cell = nbformat.v4.new_code_cell
+    source = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# A"), new_cell("1 + 1"), new_cell("2")])
+    assert ran_by_a_build(project, monkeypatch, source) == (True, ["1 + 1", "2"])
+    assert ran_by_a_build(project, monkeypatch, source) == (False, ["1 + 1", "2"])  # nothing changed
+    source.cells[0].source = "# Another title"
+    assert ran_by_a_build(project, monkeypatch, source) == (False, ["1 + 1", "2"])  # prose
+    source.cells[2].source = "3"
+    assert ran_by_a_build(project, monkeypatch, source) == (True, ["1 + 1", "3"])  # code
+    (project / "selfattn" / "__init__.py").write_text("ONE = 1.0\n")
+    assert ran_by_a_build(project, monkeypatch, source)[0]  # selfattn

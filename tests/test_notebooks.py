@@ -28,11 +28,10 @@ import nbformat
 import numpy as np
 import pytest
 from nbclient import NotebookClient
-from sybil import Document
-from sybil.parsers.markdown.lexers import FencedCodeBlockLexer
+from sitebuild import ROOT, load_hook
 
-ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
+hook = load_hook("pages")  # which blocks count and how a doctest becomes code: the hook's, which are Sybil's
 # Any base URL works to resolve relative links; the real one also checks absolute ones.
 SITE_URL = re.search(r"^site_url:\s*(\S+)", (ROOT / "mkdocs.yml").read_text(), re.MULTILINE)[1].rstrip("/") + "/"
 CELL_TIMEOUT = 60  # seconds
@@ -45,26 +44,15 @@ def needs_torch(page):
 
 
 def python_blocks(page):
-    """The source of every ```python block of ``page``, found the way Sybil finds them."""
-    document = Document(page.read_text(), str(page))
-    return [str(region.lexemes["source"]) for region in FencedCodeBlockLexer("python")(document)]
-
-
-def examples(block):
-    """A doctest block's examples; a plain block is a single example with no expected output."""
-    if block.lstrip().startswith(">>>"):
-        return doctest.DocTestParser().get_examples(block)
-    return [doctest.Example(block, "")]
-
-
-def as_code(block):
-    """What a notebook cell should hold for a block: a doctest loses prompts and output."""
-    return "".join(example.source for example in examples(block))
+    """The source of every Python block of ``page`` that Sybil runs."""
+    return [source for _, _, source in hook.python_blocks(page.read_text())]
 
 
 def expected_errors(block):
     """The errors a block's doctest shows, as ``Name: message`` lines."""
-    return [example.exc_msg.strip() for example in examples(block) if example.exc_msg]
+    if not block.startswith(">>>"):
+        return []
+    return [example.exc_msg.strip() for example in doctest.DocTestParser().get_examples(block) if example.exc_msg]
 
 
 def shown(cell):
@@ -74,15 +62,6 @@ def shown(cell):
         for output in cell.outputs
         if output.output_type in ("stream", "error")
     )
-
-
-def code_lines(source):
-    return [line.strip() for line in source.splitlines() if line.strip()]
-
-
-def is_subsequence(needles, haystack):
-    rest = iter(haystack)
-    return all(needle in rest for needle in needles)
 
 
 PAGES = sorted(page.relative_to(DOCS).as_posix() for page in DOCS.rglob("*.md") if python_blocks(page))
@@ -128,9 +107,7 @@ def test_notebook_has_one_code_cell_per_block(site, page):
     assert len(cells) == len(blocks)
     for number, (cell, block) in enumerate(zip(cells, blocks, strict=True), start=1):
         assert ">>>" not in cell.source, f"code cell {number} still has a doctest prompt"
-        # Every line of code, in order; a guard around torch-only code may add lines.
-        in_order = is_subsequence(code_lines(as_code(block)), code_lines(cell.source))
-        assert in_order, f"code cell {number} is not the code of block {number}:\n{cell.source}"
+        assert cell.source == hook.code_of(block).strip(), f"code cell {number} is not the code of block {number}"
     title = re.search(r"^# (.+)$", (DOCS / page).read_text(), re.MULTILINE)[1]
     assert any(title in cell.source for cell in notebook.cells if cell.cell_type == "markdown")
 

@@ -5,38 +5,41 @@
    output removed), so a reader can run the whole page at once.
 2. The page's figures: a page that uses matplotlib is run at build time, block by block
    in a fresh namespace (as Sybil runs it under pytest), and every figure a block leaves
-   open is saved as ``figures/<page>-<n>.png`` and shown right below that block. The
+   open is saved as ``figures/<page>-<block>-<n>.png`` and shown right below that block. The
    figure's label (``plt.subplots(num="...")``) is the image's alt text. The drawing
    happens in a second Python process (``draw_figures.py``), in parallel with the rest
-   of the build.
+   of the build, and only for the pages whose figures are not in the build cache
+   (``build_cache.py``: a page is drawn again when its code, the drawing script or
+   ``selfattn`` changes).
 
 The pictures on the site are therefore drawn by the code printed above them.
+
+Which blocks count is Sybil's to say: ``python_blocks`` asks Sybil's own parser for
+Markdown Python blocks (the one ``conftest.py`` runs them with), so a block in an
+admonition, such as an exercise's collapsed solution, is a cell and is drawn as surely
+as it is tested. ``code_of`` is the one place a doctest becomes plain code.
 """
 
-import ast
 import base64
 import doctest
-import hashlib
 import json
+import logging
 import os
 import posixpath
 import re
 import subprocess
 import sys
-import textwrap
 from dataclasses import dataclass
 from html import escape as html_escape
+from pathlib import Path
 
 import nbformat
+from build_cache import Results
 from mkdocs.exceptions import PluginError
 from mkdocs.structure.files import File, Files
-from mkdocs.utils import get_relative_url
+from sybil import Document
+from sybil.parsers.markdown import PythonCodeBlockParser
 
-# A ```python fence, at the margin or indented (inside an admonition, such as an
-# exercise's collapsed solution); Sybil collects both.
-FENCE = re.compile(
-    r"^(?P<indent>[ \t]*)```python[ \t]*\n(?P<code>.*?)^(?P=indent)```[ \t]*$\n?", re.MULTILINE | re.DOTALL
-)
 # An admonition's first line, ``!!! note "Title"`` or ``??? success "Solution"``.
 ADMONITION = re.compile(
     r'^(?P<indent>[ \t]*)(?:!!!|\?\?\?\+?)[ \t]+(?P<kind>[\w-]+)(?:[ \t]+"(?P<title>[^"]*)")?[ \t]*$'
@@ -45,6 +48,7 @@ ADMONITION = re.compile(
 SNIPPET = re.compile(r'^(?P<indent>[ \t]*)--8<-- "(?P<path>[^"]+)"[ \t]*$', re.MULTILINE)
 LINK_TARGET = re.compile(r"(?<=\]\()(?P<target>[^)\s]+)(?=\))")
 HEADING = re.compile(r"^# .*$", re.MULTILINE)
+log = logging.getLogger("mkdocs.hooks.pages")
 DRAW_FIGURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "draw_figures.py")
 
 
@@ -55,6 +59,8 @@ class Extras:
     notebook_uri: str
     pieces: list
     draws: bool = False  # whether the page uses matplotlib
+    key: str = ""  # of its figures in the cache
+    figures: list | None = None  # for each block, [label, base64 PNG] of its figures
 
     @property
     def code(self):
@@ -62,16 +68,25 @@ class Extras:
 
 
 pages = {}  # src_uri -> Extras, for every Markdown page with code
-drawer = None  # the process drawing this build's figures
+drawer = None  # the process drawing this build's figures, when the cache lacks some
+cache = None  # Results: the figures of earlier builds
+
+
+def python_blocks(markdown):
+    """The Python blocks Sybil runs on a page, in order, as ``(start, end, source)``: where
+    the block sits in ``markdown`` and its source, moved back to the margin."""
+    regions = PythonCodeBlockParser().codeblock_parser(Document(markdown, "page.md"))
+    return [(region.start, region.end, str(region.parsed)) for region in regions]
 
 
 def code_of(block):
     """The Python a block runs: a doctest's sources without prompts, or the block itself.
+    (A block is a doctest when it starts with ``>>>``, as Sybil decides.)
 
     A doctest example that shows a traceback becomes a ``try``/``except`` that prints the
     error, so the notebook still runs from top to bottom.
     """
-    if not block.lstrip().startswith(">>>"):
+    if not block.startswith(">>>"):
         return block
     sources = []
     for example in doctest.DocTestParser().get_examples(block):
@@ -106,14 +121,15 @@ def unwrap_admonitions(markdown):
 
 
 def split_page(markdown):
-    """The page as a list of ("markdown" | "code", text) pieces, in order."""
-    pieces, start = [], 0
+    """The page as a list of ("markdown" | "code", text) pieces, in order, admonitions
+    unwrapped and doctests made plain code."""
+    pieces, at = [], 0
     markdown = unwrap_admonitions(markdown)
-    for match in FENCE.finditer(markdown):
-        pieces.append(("markdown", markdown[start : match.start()]))
-        pieces.append(("code", code_of(textwrap.dedent(match["code"]))))
-        start = match.end()
-    pieces.append(("markdown", markdown[start:]))
+    for start, end, source in python_blocks(markdown):
+        pieces.append(("markdown", markdown[at:start]))
+        pieces.append(("code", code_of(source)))
+        at = end
+    pieces.append(("markdown", markdown[at:]))
     return [(kind, text.strip()) for kind, text in pieces if text.strip()]
 
 
@@ -147,30 +163,31 @@ def for_notebook(markdown, page_uri, site_url, docs_dir):
 
 
 def notebook_of(pieces, page_uri, site_url=None, docs_dir=None):
-    """The page as a notebook; with ``site_url``, its links point at the published site."""
+    """The page as a notebook (nbformat 4.5, as JSON): an intro, then a cell per piece; with
+    ``site_url``, its links point at the published site."""
     intro = (
         f"*This notebook is generated from the page `{page_uri}` of the selfattn docs. "
         "Run it where `selfattn` is importable, for example in the project's `.venv` "
         "(`make serve` or `make test` creates it).*"
     )
-    cells = [nbformat.v4.new_markdown_cell(intro)]
-    for kind, text in pieces:
+    cells = []
+    for number, (kind, text) in enumerate([("markdown", intro), *pieces]):
+        if kind == "markdown" and site_url and number > 0:
+            text = for_notebook(text, page_uri, site_url, docs_dir)
+        cell = {"cell_type": kind, "id": f"cell-{number}", "metadata": {}, "source": text}  # stable ids
         if kind == "code":
-            cells.append(nbformat.v4.new_code_cell(text))
-        else:
-            markdown = for_notebook(text, page_uri, site_url, docs_dir) if site_url else text
-            cells.append(nbformat.v4.new_markdown_cell(markdown))
-    notebook = nbformat.v4.new_notebook(
-        cells=cells,
-        metadata={
-            "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
-            "language_info": {"name": "python"},
-        },
-    )
-    for number, cell in enumerate(notebook.cells):  # stable ids: the same page gives the same file
-        cell.id = f"cell-{number}"
-    nbformat.validate(notebook)
-    return nbformat.writes(notebook)
+            cell.update(execution_count=None, outputs=[])
+        cells.append(cell)
+    metadata = {
+        "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
+        "language_info": {"name": "python"},
+    }
+    notebook = nbformat.from_dict({"nbformat": 4, "nbformat_minor": 5, "metadata": metadata, "cells": cells})
+    invalid = {}  # validated once, here (nbformat.v4.new_*_cell validate every cell: slow)
+    text = nbformat.writes(notebook, capture_validation_error=invalid)
+    if invalid:
+        raise PluginError(f"the notebook of {page_uri} is not valid: {invalid['ValidationError']}")
+    return text
 
 
 class Drawer:
@@ -194,18 +211,26 @@ class Drawer:
         result = self.done.pop(page_uri)
         if "error" in result:
             raise PluginError(result["error"])
-        return [[(label, base64.b64decode(png)) for label, png in block] for block in result["figures"]]
+        return result["figures"]
 
     def stop(self):
         self.process.kill()
         self.process.wait()
 
 
+def escape(alt):
+    """Alt text that cannot end the Markdown image early."""
+    return alt.replace("\\", "\\\\").replace("[", "\\[").replace("]", "\\]")
+
+
 def on_files(files, config):
-    """Add each page's notebook, start drawing the figures, and put the pages with figures
-    last: MkDocs reads the pages in this order, so it reads the others while they are drawn."""
-    global drawer
+    """Add each page's notebook to the site; take each page's figures from the cache or
+    start drawing them; and put the pages with figures last: MkDocs reads the pages in this
+    order, so it reads the others while the figures are drawn."""
+    global drawer, cache
     pages.clear()
+    cache = Results(config, "figures")
+    drawing_script = Path(DRAW_FIGURES).read_text()
     for page_file in [f for f in files.documentation_pages() if f.src_uri.endswith(".md")]:
         pieces = split_page(page_file.content_string)
         if any(kind == "code" for kind, _ in pieces):
@@ -214,80 +239,44 @@ def on_files(files, config):
             files.append(File.generated(config, notebook_uri, content=notebook))
             extra = pages[page_file.src_uri] = Extras(notebook_uri, pieces)
             extra.draws = any("matplotlib" in block for block in extra.code)
-    drawing = [uri for uri, extra in pages.items() if extra.draws]
-    drawer = Drawer([(uri, pages[uri].code) for uri in drawing])
-    return Files(sorted(files, key=lambda file: file.src_uri in drawing))
-
-
-NBCONVERT_ALT = 'alt="No description has been provided for this image"'
-FIGURE_LABEL = re.compile(r"""\bnum\s*=\s*("(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')""")
-
-
-NOTEBOOK_STYLE = re.compile(r"<style[^>]*>(.*?)</style>", re.DOTALL)
-
-
-def on_page_content(html, page, config, files):
-    """On a notebook page, each figure's label (``plt.subplots(num="...")``) becomes the alt
-    text of its image, as on the Markdown pages (nbconvert leaves a stand-in); and the
-    half megabyte of CSS mkdocs-jupyter puts inside the page becomes a stylesheet that
-    every notebook page shares and the browser caches."""
-    if not page.file.src_uri.endswith(".ipynb"):
-        return html
-    css = "\n".join(NOTEBOOK_STYLE.findall(html))
-    css_uri = f"assets/notebook-{hashlib.sha256(css.encode()).hexdigest()[:12]}.css"
-    if files.get_file_from_path(css_uri) is None:
-        files.append(File.generated(config, css_uri, content=css))
-    stylesheet = f'<link rel="stylesheet" href="{get_relative_url(css_uri, page.url)}">\n'
-    html = stylesheet + NOTEBOOK_STYLE.sub("", html)
-    cells = json.loads(page.file.content_string)["cells"]
-    code = "".join("".join(cell["source"]) + "\n" for cell in cells if cell["cell_type"] == "code")
-    labels = [ast.literal_eval(literal) for literal in FIGURE_LABEL.findall(code)]
-    if html.count(NBCONVERT_ALT) != len(labels):
-        raise PluginError(
-            f"{page.file.src_uri} shows {html.count(NBCONVERT_ALT)} figures but labels {len(labels)}: "
-            'give each figure a label that describes it (plt.subplots(num="...")), its alt text'
-        )
-    for label in labels:
-        html = html.replace(NBCONVERT_ALT, f'alt="{html_escape(label)}"', 1)
-    return html
-
-
-def on_post_build(config):
-    drawer.stop()
-
-
-def on_build_error(error):
-    if drawer is not None:
-        drawer.stop()
-
-
-def escape(alt):
-    """Alt text that cannot end the Markdown image early."""
-    return alt.replace("\\", "\\\\").replace("[", "\\[").replace("]", "\\]")
+            if extra.draws:
+                extra.key = cache.key(drawing_script, extra.code)
+                extra.figures = cache.get(extra.key)
+    drawing = [uri for uri, extra in pages.items() if extra.draws and extra.figures is None]
+    drawer = None
+    if drawing:
+        log.info(f"Drawing the figures of {', '.join(drawing)} (not in the build cache)")
+        drawer = Drawer([(uri, pages[uri].code) for uri in drawing])
+    return Files(sorted(files, key=lambda file: file.src_uri in pages and pages[file.src_uri].draws))
 
 
 def on_page_markdown(markdown, page, config, files):
+    """Below each block, the figures it drew (each added to the site as
+    ``figures/<page>-<block>-<n>.png``); under the title, the link to the page's notebook."""
     extra = pages.get(page.file.src_uri)
     if extra is None:
         return markdown
+    if extra.draws and extra.figures is None:
+        extra.figures = drawer.figures(page.file.src_uri)
+        cache.put(extra.key, extra.figures)
     here = posixpath.dirname(page.file.src_uri)
 
     def link(uri):
         return posixpath.relpath(uri, here or ".")
 
     stem = page.file.src_uri.removesuffix(".md")
-    blocks = enumerate(drawer.figures(page.file.src_uri) if extra.draws else [], start=1)
-
-    def with_figures(match):
-        number, block_figures = next(blocks, (0, []))
-        images = []
+    blocks = python_blocks(markdown)
+    figures = extra.figures or [[] for _ in blocks]
+    out, at = [], 0
+    for number, ((start, end, _), block_figures) in enumerate(zip(blocks, figures, strict=True), start=1):
+        indent = re.match(r"[ \t]*", markdown[start:])[0]  # a block in an admonition: its figures too
+        out.append(markdown[at:end])
         for index, (label, png) in enumerate(block_figures, start=1):
             uri = f"figures/{stem}-{number}-{index}.png"
-            files.append(File.generated(config, uri, content=png))
-            images.append(f"\n{match['indent']}![{escape(label)}]({link(uri)})\n")
-        return match[0] + "".join(images)
-
-    markdown = FENCE.sub(with_figures, markdown)
+            files.append(File.generated(config, uri, content=base64.b64decode(png)))
+            out.append(f"\n\n{indent}![{escape(label)}]({link(uri)})")
+        at = end
+    markdown = "".join(out) + markdown[at:]
     download = (
         f"\n\n[Download this page as a Jupyter notebook]({link(extra.notebook_uri)})"
         f'{{ download="{posixpath.basename(extra.notebook_uri)}" .notebook-download }}\n'
@@ -295,3 +284,15 @@ def on_page_markdown(markdown, page, config, files):
     heading = HEADING.search(markdown)
     at = heading.end() if heading else 0
     return markdown[:at] + download + markdown[at:]
+
+
+def on_post_build(config):
+    """Stop the drawing process; delete the figures of the cache this build did not use."""
+    if drawer is not None:
+        drawer.stop()
+    cache.forget_unused()
+
+
+def on_build_error(error):
+    if drawer is not None:
+        drawer.stop()
