@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from selfattn import rotary_embedding, sinusoidal_positions
@@ -135,10 +135,11 @@ def test_rotary_positions_per_sequence_in_a_batch():
     np.testing.assert_array_equal(out[1], rotary_embedding(x[1], np.arange(100, 105)))
 
 
+@settings(max_examples=100, deadline=None)
 @given(
     m=st.integers(-1000, 1000),
     n=st.integers(-1000, 1000),
-    shift=st.integers(-(10**6), 10**6),
+    shift=st.integers(-(10**4), 10**4),  # angles of 10**6 radians lose about 1e-10 to rounding
     seed=st.integers(0, 2**32 - 1),
 )
 def test_rotary_score_depends_only_on_m_minus_n(m, n, shift, seed):
