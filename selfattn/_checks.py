@@ -16,10 +16,9 @@ def as_float_array(x, name, shape):
     ``"..."`` allows any number of batch axes before the named ones. Float dtypes are
     kept; integer and boolean input becomes float64.
     """
-    try:
-        arr = np.asarray(x)
-    except ValueError:
-        raise ValueError(f"{name} must be a rectangular array; got a ragged nested sequence") from None
+    if x is None:
+        raise TypeError(f"{name} must be a real numeric array; got None")
+    arr = as_array(x, name)
     if arr.dtype.kind not in "biuf":
         raise TypeError(f"{name} must be a real numeric array; got dtype {arr.dtype}")
     if arr.dtype.kind != "f":
@@ -35,6 +34,14 @@ def as_float_array(x, name, shape):
         where = tuple(int(i) for i in np.argwhere(~np.isfinite(arr))[0])
         raise ValueError(f"{name} must be finite; got {arr[where]} at index {where}")
     return arr
+
+
+def as_array(x, name):
+    """``np.asarray(x)``, or a ValueError naming ``x`` if it is a ragged nested sequence."""
+    try:
+        return np.asarray(x)
+    except ValueError:
+        raise ValueError(f"{name} must be a rectangular array; got a ragged nested sequence") from None
 
 
 def positive_int(value, name):
@@ -98,14 +105,25 @@ def _and(words):
     return " and ".join([", ".join(words[:-1]), words[-1]] if len(words) > 1 else words)
 
 
+def overflow_error(what, dtype, inputs):
+    """The error for ``what`` overflowing its float ``dtype``, in the caller's words.
+
+    ``inputs`` maps the caller's argument names to their arrays.
+    """
+    names = _and(list(inputs))
+    largest = max(float(np.abs(a).max()) for a in inputs.values())
+    advice = "" if dtype == np.float64 else " or compute in float64"
+    return ValueError(
+        f"{what} overflowed {dtype} (largest finite value {np.finfo(dtype).max:.3g}); "
+        f"got {names} of magnitude up to {largest:.3g}: rescale {names}{advice}"
+    )
+
+
 def boolean_mask(mask, shape, expected="(..., n_q, n_k)"):
     """Return ``mask`` as a boolean array that broadcasts to ``shape``, or None."""
     if mask is None:
         return None
-    try:
-        mask = np.asarray(mask)
-    except ValueError:
-        raise ValueError("mask must be a rectangular array of bools; got a ragged nested sequence") from None
+    mask = as_array(mask, "mask")
     if mask.dtype != bool:
         raise TypeError(f"mask must be a boolean array (True = may attend); got dtype {mask.dtype}")
     try:

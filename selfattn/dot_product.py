@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from ._checks import as_float_array, attention_args
+from ._checks import as_float_array, attention_args, overflow_error
 from .masks import _allowed
 from .normalise import _softmax
 
@@ -43,7 +43,7 @@ def self_attention_loops(x):
     for i in range(n):
         with np.errstate(over="ignore", invalid="ignore"):  # reported by name just below
             scores = np.array([np.dot(x[i], x[j]) for j in range(n)])
-        _check_scores(scores, "x @ x.T", x)
+        _check_scores(scores, "the scores x @ x.T", x=x)
         weights[i] = _softmax(scores)
         for j in range(n):
             outputs[i] += weights[i, j] * x[j]
@@ -79,7 +79,10 @@ def self_attention(x):
      [0.26894142 0.73105858]]
     """
     x = as_float_array(x, "x", ("...", "n", "d"))
-    weights = _attention_weights(x, x, None, 1.0)
+    with np.errstate(over="ignore", invalid="ignore"):  # reported by name just below
+        scores = x @ np.swapaxes(x, -1, -2)
+    _check_scores(scores, "the scores x @ x.T", x=x)
+    weights = _softmax(scores)
     return weights @ x, weights
 
 
@@ -168,6 +171,8 @@ def attention(q, k, v, mask=None, *, causal=False, scale=None):
     >>> print(attention(q, k, v))
     [[2.68941421 0.         7.31058579]]
     """
+    if v is None:  # attention_args would take it for "no values", as from attention_weights
+        raise TypeError("v must be a real numeric array; got None")
     q, k, v, mask, causal, scale = attention_args(q, k, v, mask, causal, scale)
     return _attention_weights(q, k, _allowed(mask, causal, q.shape[-2], k.shape[-2]), scale) @ v
 
@@ -183,17 +188,11 @@ def _attention_weights(q, k, allowed, scale):
     """
     with np.errstate(over="ignore", invalid="ignore"):  # reported by name just below
         scores = (q * q.dtype.type(scale)) @ np.swapaxes(k, -1, -2)
-    _check_scores(scores, "scale * q @ k.T", q, k)
+    _check_scores(scores, "the scores scale * q @ k.T", q=q, k=k)
     return _softmax(scores, allowed)
 
 
-def _check_scores(scores, formula, *inputs):
-    """Raise a ValueError if the scores overflowed their float dtype."""
-    if np.isfinite(scores).all():
-        return
-    largest = max(float(np.abs(a).max()) for a in inputs)
-    advice = "rescale the inputs" + ("" if scores.dtype == np.float64 else " or compute in float64")
-    raise ValueError(
-        f"the scores {formula} overflowed {scores.dtype} (largest finite value {np.finfo(scores.dtype).max:.3g}); "
-        f"got inputs of magnitude up to {largest:.3g}: {advice}"
-    )
+def _check_scores(scores, what, **inputs):
+    """Raise a ValueError naming ``inputs`` if the scores overflowed."""
+    if not np.isfinite(scores).all():
+        raise overflow_error(what, scores.dtype, inputs)

@@ -22,9 +22,11 @@ def one_hot(tokens, vocab=None):
     Raises
     ------
     TypeError
-        If ``tokens`` or ``vocab`` is a single string rather than a sequence.
+        If ``tokens`` or ``vocab`` is not a sequence (a single string counts as one
+        token too many: split it first), or holds a token that cannot be hashed.
     ValueError
-        If ``tokens`` is empty, ``vocab`` repeats a token, or a token is missing from ``vocab``.
+        If ``tokens`` is empty or an array of more than one dimension, ``vocab`` repeats
+        a token, or a token is missing from ``vocab``.
 
     Examples
     --------
@@ -37,24 +39,45 @@ def one_hot(tokens, vocab=None):
      [1. 0. 0. 0.]
      [0. 1. 0. 0.]]
     """
-    for name, seq in (("tokens", tokens), ("vocab", vocab)):
-        if isinstance(seq, (str, bytes)):
-            raise TypeError(
-                f"{name} must be a sequence of tokens such as a list of words; "
-                f"got the string {seq!r} (split it first)"
-            )
-    tokens = list(tokens)
+    tokens = _token_list(tokens, "tokens")
     if not tokens:
         raise ValueError("tokens must hold at least one token; got an empty sequence")
-    if vocab is None:
-        vocab = list(dict.fromkeys(tokens))
+    vocab = list(dict.fromkeys(tokens)) if vocab is None else _token_list(vocab, "vocab")
     index = {token: j for j, token in enumerate(vocab)}
     if len(index) != len(vocab):
-        repeated = next(t for t in vocab if list(vocab).count(t) > 1)
+        repeated = next(t for t in vocab if vocab.count(t) > 1)
         raise ValueError(f"vocab must list each token once; got {repeated!r} more than once")
     missing = [t for t in tokens if t not in index]
     if missing:
-        raise ValueError(f"tokens must all be in vocab; {missing[0]!r} is not in vocab {list(vocab)!r}")
+        raise ValueError(f"tokens must all be in vocab; {missing[0]!r} is not in vocab {vocab!r}")
     encoded = np.zeros((len(tokens), len(index)))
     encoded[np.arange(len(tokens)), [index[t] for t in tokens]] = 1.0
     return encoded
+
+
+def _token_list(seq, name):
+    """``seq`` as a list of hashable tokens, or an error that says why it is not one."""
+    expected = f"{name} must be a sequence of tokens such as a list of words"
+    if isinstance(seq, (str, bytes)):
+        raise TypeError(f"{expected}; got the string {seq!r} (split it first)")
+    if isinstance(seq, np.ndarray):
+        if seq.ndim == 0:
+            raise TypeError(f"{expected}; got a 0-d array {seq!r}")
+        if seq.ndim > 1:
+            raise ValueError(
+                f"{name} must be one-dimensional, one token per position; got an array of shape {seq.shape}"
+            )
+        seq = seq.tolist()
+    try:
+        tokens = list(seq)
+    except TypeError:
+        raise TypeError(f"{expected}; got {type(seq).__name__} {seq!r}") from None
+    for position, token in enumerate(tokens):
+        try:
+            hash(token)
+        except TypeError:
+            raise TypeError(
+                f"{name} must hold hashable tokens such as strings or ints; "
+                f"got {type(token).__name__} {token!r} at position {position}"
+            ) from None
+    return tokens

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from ._checks import positive_int
+from ._checks import as_array, positive_int
 
 
 def causal_mask(n_q, n_k=None):
@@ -63,7 +63,7 @@ def padding_mask(lengths, n_k):
      [[1 0 0 0]]]
     """
     n_k = positive_int(n_k, "n_k")
-    lengths = np.asarray(lengths)
+    lengths = as_array(lengths, "lengths")
     if lengths.ndim != 1 or lengths.size == 0 or lengths.dtype.kind not in "iu":
         raise ValueError(
             f"lengths must be a non-empty 1-D array of ints, shape (batch,); "

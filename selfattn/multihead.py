@@ -4,7 +4,16 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-from ._checks import as_float_array, batch_shape, boolean_mask, flag, generator, head_size, positive_int
+from ._checks import (
+    as_float_array,
+    batch_shape,
+    boolean_mask,
+    flag,
+    generator,
+    head_size,
+    overflow_error,
+    positive_int,
+)
 from .dot_product import _attention_weights
 from .gradients import _attention_backward, _sum_rows, _weight_gradient
 from .masks import _allowed
@@ -218,7 +227,13 @@ class MultiHeadAttention:
         mask = self._mask(mask, batch, n_q, n_k)
         causal = flag(causal, "causal")
         return_weights = flag(return_weights, "return_weights")
-        output, weights = self._forward(x, context, _allowed(mask, causal, n_q, n_k))
+        with np.errstate(over="ignore", invalid="ignore"):  # reported by name just below
+            try:
+                output, weights = self._forward(x, context, _allowed(mask, causal, n_q, n_k))
+            except ValueError:  # the one error checked arrays can raise: scores that overflow
+                output = None
+        if output is None or not np.isfinite(output).all():
+            raise overflow_error("the multi-head attention", np.result_type(x, self.w_q), {"x": x, "context": context})
         return (output, weights) if return_weights else output
 
     def _sequence(self, seq, name, n):

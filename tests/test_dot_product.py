@@ -4,9 +4,6 @@ import warnings
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
-from hypothesis.extra import numpy as hnp
 
 from selfattn import (
     attention,
@@ -408,88 +405,6 @@ def test_non_finite_scale_raises(scale):
 def test_bad_arrays_are_named(q, k, v, error, message):
     with pytest.raises(error, match=message):
         attention(q, k, v)
-
-
-# Properties, with hypothesis.
-
-FLOATS = st.floats(-10, 10, allow_nan=False, allow_infinity=False)
-SIZES = st.integers(1, 6)
-
-
-def arrays(draw, *shape):
-    return draw(hnp.arrays(np.float64, shape, elements=FLOATS))
-
-
-@st.composite
-def qkv_and_mask(draw):
-    n_q, n_k, d_k, d_v = draw(SIZES), draw(SIZES), draw(SIZES), draw(SIZES)
-    mask = draw(hnp.arrays(bool, (n_q, n_k)))
-    return arrays(draw, n_q, d_k), arrays(draw, n_k, d_k), arrays(draw, n_k, d_v), mask
-
-
-@settings(max_examples=50, deadline=None)
-@given(qkv_and_mask())
-def test_rows_sum_to_one_over_allowed_keys(args):
-    q, k, _, mask = args
-    weights = attention_weights(q, k, mask)
-    assert np.all(np.isfinite(weights))
-    np.testing.assert_array_equal(weights[~mask], 0.0)
-    assert np.all(weights >= 0)
-    alive = mask.any(axis=-1)
-    np.testing.assert_allclose(weights[alive].sum(axis=-1), 1.0, rtol=1e-12)
-    np.testing.assert_array_equal(weights[~alive], 0.0)
-
-
-@settings(max_examples=50, deadline=None)
-@given(qkv_and_mask(), st.data())
-def test_masked_keys_values_are_irrelevant(args, data):
-    q, k, v, mask = args
-    hidden = ~mask.any(axis=0)  # keys no query may attend to
-    k2, v2 = k.copy(), v.copy()
-    k2[hidden] = arrays(data.draw, int(hidden.sum()), k.shape[1])
-    v2[hidden] = arrays(data.draw, int(hidden.sum()), v.shape[1])
-    np.testing.assert_allclose(attention(q, k2, v2, mask), attention(q, k, v, mask), rtol=1e-12, atol=1e-12)
-    # per query: the values at that query's masked keys do not matter either
-    i = data.draw(st.integers(0, len(q) - 1))
-    v3 = v.copy()
-    v3[~mask[i]] = 1e3
-    np.testing.assert_allclose(attention(q, k, v3, mask)[i], attention(q, k, v, mask)[i], rtol=1e-12, atol=1e-12)
-
-
-@st.composite
-def sequence_and_permutation(draw):
-    n, d = draw(SIZES), draw(SIZES)
-    return arrays(draw, n, d), np.array(draw(st.permutations(range(n))), dtype=int)
-
-
-@settings(max_examples=50, deadline=None)
-@given(sequence_and_permutation())
-def test_permuting_the_sequence_permutes_the_output(args):
-    x, perm = args
-    outputs, weights = self_attention(x)
-    outputs_p, weights_p = self_attention(x[perm])
-    np.testing.assert_allclose(outputs_p, outputs[perm], rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(weights_p, weights[perm][:, perm], rtol=1e-12, atol=1e-12)
-    q = x[::-1] + 1.0  # a different query sequence: the output does not depend on the key order at all
-    np.testing.assert_allclose(attention(q, x[perm], x[perm]), attention(q, x, x), rtol=1e-12, atol=1e-12)
-
-
-@st.composite
-def sequence_and_position(draw):
-    n, d = draw(st.integers(2, 7)), draw(SIZES)
-    t = draw(st.integers(0, n - 2))
-    return arrays(draw, n, d), t, arrays(draw, n - t - 1, d)
-
-
-@settings(max_examples=50, deadline=None)
-@given(sequence_and_position())
-def test_causal_outputs_ignore_the_future(args):
-    x, t, future = args
-    changed = x.copy()
-    changed[t + 1 :] = future
-    before = attention(x, x, x, causal=True)
-    after = attention(changed, changed, changed, causal=True)
-    np.testing.assert_allclose(after[: t + 1], before[: t + 1], rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

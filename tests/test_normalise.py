@@ -1,10 +1,7 @@
-"""softmax: hand values, stability, dtypes, the axis argument, bad input, shift invariance."""
+"""softmax: hand values, stability, dtypes, the axis argument, bad input (its properties: test_properties.py)."""
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
-from hypothesis.extra import numpy as hnp
 
 from selfattn import softmax
 
@@ -115,34 +112,3 @@ def test_empty_raises(shape):
         ValueError, match=rf"x must not be empty; got shape {shape}".replace("(", r"\(").replace(")", r"\)")
     ):
         softmax(np.zeros(shape))
-
-
-# Properties, with hypothesis.
-
-SCORES = hnp.arrays(
-    np.float64,
-    hnp.array_shapes(min_dims=1, max_dims=3, min_side=1, max_side=6),
-    elements=st.floats(-10, 10, allow_nan=False, allow_infinity=False),
-)
-
-
-@settings(max_examples=50, deadline=None)
-@given(x=SCORES, c=st.floats(-100, 100, allow_nan=False, allow_infinity=False))
-def test_adding_a_constant_changes_nothing(x, c):
-    np.testing.assert_allclose(softmax(x + c), softmax(x), rtol=1e-12, atol=1e-13)
-
-
-@settings(max_examples=50, deadline=None)
-@given(x=SCORES, data=st.data())
-def test_adding_a_constant_per_row_changes_nothing(x, data):
-    c = data.draw(hnp.arrays(np.float64, (*x.shape[:-1], 1), elements=st.floats(-100, 100, allow_nan=False)))
-    np.testing.assert_allclose(softmax(x + c), softmax(x), rtol=1e-12, atol=1e-13)
-
-
-@settings(max_examples=50, deadline=None)
-@given(x=SCORES)
-def test_positive_and_sums_to_one(x):
-    result = softmax(x)
-    assert result.shape == x.shape
-    assert np.all(result > 0)
-    np.testing.assert_allclose(result.sum(axis=-1), 1.0, rtol=1e-14)

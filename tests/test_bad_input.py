@@ -1,0 +1,725 @@
+"""Bad input, as a new user would give it, to every public function and class.
+
+Each row of the table calls the API once. Either the call is answered correctly (the row
+says what the result must be) or it raises a ``ValueError`` or ``TypeError`` whose message
+names the argument, says what was expected and shows what arrived: the row lists the three
+fragments and all three must be in the message. The error must come from selfattn's own
+checks, not from deep inside numpy. No warning may escape on finite input either: the
+suite turns every warning into an error (``filterwarnings = ["error"]``).
+
+Sizes are distinct so that a swapped axis cannot pass: n_q = 3, n_k = 5, d_k = 4, d_v = 6;
+d_model = 8 with 2 heads for the multi-head rows.
+"""
+
+import dataclasses
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import selfattn
+from selfattn import (
+    MultiHeadAttention,
+    attention,
+    attention_weights,
+    causal_mask,
+    merge_heads,
+    one_hot,
+    padding_mask,
+    self_attention,
+    self_attention_loops,
+    sinusoidal_positions,
+    softmax,
+    split_heads,
+)
+
+NUMPY = Path(np.__file__).parent
+E = np.e
+
+
+@dataclasses.dataclass
+class Raises:
+    """The call must raise ``error`` with ``name``, ``expected`` and ``got`` in its message."""
+
+    error: type
+    name: str
+    expected: str
+    got: str
+
+
+@dataclasses.dataclass
+class Returns:
+    """The call must return ``value`` with this dtype (to 1e-12, or 4 units in the last place of a narrower float)."""
+
+    value: object
+    dtype: object = np.float64
+
+
+# Inputs that fit, to change one at a time.
+Q, K, V = np.ones((3, 4)), np.ones((5, 4)), np.ones((5, 6))
+UNIFORM = np.full((3, 5), 0.2)  # q and k all ones: equal scores, equal weights
+X = np.arange(40.0).reshape(5, 8) / 40
+EYE8 = np.eye(8)
+MHA = MultiHeadAttention.init(8, 2, rng=0)
+RAGGED = [[1.0, 2.0, 3.0, 4.0], [1.0, 2.0]]
+DATES = np.array(["2024-01-01", "2024-01-02"], dtype="datetime64[D]")
+STRINGS = np.array([["a", "b", "c", "d"]] * 3)
+
+
+def mha(**changes):
+    """The constructor with valid keyword arguments (identity weights, no bias) but ``changes``."""
+    fields = dict(n_heads=2, w_q=EYE8, w_k=EYE8, w_v=EYE8, w_o=EYE8, b_q=None, b_k=None, b_v=None, b_o=None)
+    return MultiHeadAttention(**{**fields, **changes})
+
+
+def gen(*items):
+    return (item for item in items)
+
+
+def row(call, outcome, id):
+    return pytest.param(call, outcome, id=id)
+
+
+def bad_array(label, function, name, shape, args, none_means_default=False):
+    """The rows every real-array argument gets: dtype, emptiness, finiteness, raggedness.
+
+    ``args(value)`` builds the call's arguments with ``value`` in the place of ``name``.
+    Where None is the argument's default (a bias, the context), the None row is left out.
+    """
+    empty = (0,) + shape[1:]
+    non_finite = np.ones(shape)
+    non_finite[(0,) * len(shape)] = np.nan
+    infinite = np.ones(shape)
+    infinite[(-1,) * len(shape)] = -np.inf
+    f = function
+    rows = [
+        (np.ones(shape, dtype=complex), Raises(TypeError, name, "real numeric array", "complex128")),
+        (np.full(shape, None), Raises(TypeError, name, "real numeric array", "object")),
+        (np.full(shape, "a"), Raises(TypeError, name, "real numeric array", "<U1")),
+        (np.full(shape, b"a"), Raises(TypeError, name, "real numeric array", "|S1")),
+        (np.full(shape, DATES[0]), Raises(TypeError, name, "real numeric array", "datetime64")),
+        (np.full(shape, np.timedelta64(1, "s")), Raises(TypeError, name, "real numeric array", "timedelta64")),
+        (None, Raises(TypeError, name, "real numeric array", "got None")),
+        (np.zeros(empty), Raises(ValueError, name, "not be empty", str(empty))),
+        (non_finite, Raises(ValueError, name, "finite", f"nan at index {(0,) * len(shape)}")),
+        (infinite, Raises(ValueError, name, "finite", "-inf at index")),
+        (RAGGED, Raises(ValueError, name, "rectangular", "ragged")),
+    ]
+    ids = ["complex", "object", "str", "bytes", "datetime", "timedelta", "None", "empty", "nan", "inf", "ragged"]
+    return [
+        row(lambda value=value: f(*args(value)), outcome, f"{label}-{name}-{kind}")
+        for (value, outcome), kind in zip(rows, ids, strict=True)
+        if not (none_means_default and kind == "None")
+    ]
+
+
+CASES = [
+    # softmax(x, axis)
+    *bad_array("softmax", softmax, "x", (3, 5), lambda x: (x,)),
+    row(lambda: softmax(np.float64(3.0)), Raises(ValueError, "x", "(..., n)", "()"), "softmax-x-scalar"),
+    row(lambda: softmax(np.zeros((3, 0))), Raises(ValueError, "x", "not be empty", "(3, 0)"), "softmax-x-empty-row"),
+    row(lambda: softmax(Q, axis=1.0), Raises(TypeError, "axis", "an int", "float 1.0"), "softmax-axis-float"),
+    row(lambda: softmax(Q, axis=None), Raises(TypeError, "axis", "an int", "NoneType"), "softmax-axis-None"),
+    row(lambda: softmax(Q, axis=(0, 1)), Raises(TypeError, "axis", "an int", "tuple"), "softmax-axis-tuple"),
+    row(lambda: softmax(Q, axis="0"), Raises(TypeError, "axis", "an int", "str '0'"), "softmax-axis-str"),
+    row(lambda: softmax(Q, axis=True), Raises(TypeError, "axis", "an int", "bool True"), "softmax-axis-bool"),
+    row(lambda: softmax(Q, axis=2), Raises(ValueError, "axis", "[-2, 2)", "got 2"), "softmax-axis-too-big"),
+    row(lambda: softmax(Q, axis=-3), Raises(ValueError, "axis", "[-2, 2)", "got -3"), "softmax-axis-too-small"),
+    row(lambda: softmax(Q, axis=np.int64(0)), Returns(np.full((3, 4), 1 / 3)), "softmax-axis-numpy-int"),
+    row(lambda: softmax([0, 0]), Returns([0.5, 0.5]), "softmax-x-int-list"),
+    row(lambda: softmax(np.array([True, False])), Returns([E / (1 + E), 1 / (1 + E)]), "softmax-x-bool"),
+    row(lambda: softmax(np.zeros(2, np.float16)), Returns([0.5, 0.5], np.float16), "softmax-x-float16"),
+    row(lambda: softmax([1e308, -1e308]), Returns([1.0, 0.0]), "softmax-no-overflow-warning"),
+    row(lambda: softmax(np.array([3e38, -3e38], np.float32)), Returns([1, 0], np.float32), "softmax-float32-spread"),
+    row(lambda: softmax(np.array([6e4, -6e4], np.float16)), Returns([1, 0], np.float16), "softmax-float16-spread"),
+    # one_hot(tokens, vocab)
+    row(lambda: one_hot(5), Raises(TypeError, "tokens", "sequence of tokens", "int 5"), "one_hot-tokens-int"),
+    row(lambda: one_hot(None), Raises(TypeError, "tokens", "sequence of tokens", "NoneType"), "one_hot-tokens-None"),
+    row(lambda: one_hot("to be"), Raises(TypeError, "tokens", "sequence of tokens", "'to be'"), "one_hot-tokens-str"),
+    row(
+        lambda: one_hot(b"to be"), Raises(TypeError, "tokens", "sequence of tokens", "b'to be'"), "one_hot-tokens-bytes"
+    ),
+    row(lambda: one_hot([]), Raises(ValueError, "tokens", "at least one token", "empty"), "one_hot-tokens-empty"),
+    row(lambda: one_hot([["a"], ["b"]]), Raises(TypeError, "tokens", "hashable", "list ['a']"), "one_hot-tokens-lists"),
+    row(lambda: one_hot(np.array("a")), Raises(TypeError, "tokens", "sequence of tokens", "0-d"), "one_hot-tokens-0d"),
+    row(
+        lambda: one_hot(np.array([["a", "b"]])),
+        Raises(ValueError, "tokens", "one-dimensional", "shape (1, 2)"),
+        "one_hot-tokens-2d",
+    ),
+    row(
+        lambda: one_hot(["a"], vocab=3), Raises(TypeError, "vocab", "sequence of tokens", "int 3"), "one_hot-vocab-int"
+    ),
+    row(
+        lambda: one_hot(["a"], vocab="ab"),
+        Raises(TypeError, "vocab", "sequence of tokens", "'ab'"),
+        "one_hot-vocab-str",
+    ),
+    row(
+        lambda: one_hot(["a"], vocab=[["a"]]),
+        Raises(TypeError, "vocab", "hashable", "list ['a']"),
+        "one_hot-vocab-lists",
+    ),
+    row(
+        lambda: one_hot(["a"], vocab=["a", "b", "a"]),
+        Raises(ValueError, "vocab", "each token once", "'a' more than once"),
+        "one_hot-vocab-repeats",
+    ),
+    row(
+        lambda: one_hot(["a", "c"], vocab=["a", "b"]),
+        Raises(ValueError, "tokens", "in vocab", "'c' is not in vocab"),
+        "one_hot-token-not-in-vocab",
+    ),
+    row(lambda: one_hot(["a"], vocab=[]), Raises(ValueError, "tokens", "in vocab", "'a'"), "one_hot-vocab-empty"),
+    row(lambda: one_hot(gen("b", "a"), vocab=gen("a", "b")), Returns([[0, 1], [1, 0]]), "one_hot-generators"),
+    row(lambda: one_hot(("b", "a"), vocab=None), Returns([[1, 0], [0, 1]]), "one_hot-tuple"),
+    row(lambda: one_hot(np.array(["b", "a", "b"])), Returns([[1, 0], [0, 1], [1, 0]]), "one_hot-numpy-strings"),
+    row(lambda: one_hot([3, 1], vocab=range(4)), Returns([[0, 0, 0, 1], [0, 1, 0, 0]]), "one_hot-ints-range"),
+    # causal_mask(n_q, n_k)
+    row(lambda: causal_mask(0), Raises(ValueError, "n_q", "positive int", "got 0"), "causal_mask-n_q-0"),
+    row(lambda: causal_mask(-2), Raises(ValueError, "n_q", "positive int", "got -2"), "causal_mask-n_q-negative"),
+    row(lambda: causal_mask(2.0), Raises(TypeError, "n_q", "positive int", "float 2.0"), "causal_mask-n_q-float"),
+    row(lambda: causal_mask("3"), Raises(TypeError, "n_q", "positive int", "str '3'"), "causal_mask-n_q-str"),
+    row(lambda: causal_mask(True), Raises(TypeError, "n_q", "positive int", "bool True"), "causal_mask-n_q-bool"),
+    row(lambda: causal_mask(None), Raises(TypeError, "n_q", "positive int", "NoneType"), "causal_mask-n_q-None"),
+    row(lambda: causal_mask(3, 0), Raises(ValueError, "n_k", "positive int", "got 0"), "causal_mask-n_k-0"),
+    row(lambda: causal_mask(3, 2.5), Raises(TypeError, "n_k", "positive int", "float 2.5"), "causal_mask-n_k-float"),
+    row(lambda: causal_mask(3, [4]), Raises(TypeError, "n_k", "positive int", "list [4]"), "causal_mask-n_k-list"),
+    row(lambda: causal_mask(np.int8(2), np.uint64(1)), Returns([[1], [1]], bool), "causal_mask-numpy-ints"),
+    # padding_mask(lengths, n_k)
+    row(lambda: padding_mask([0, 2], 5), Raises(ValueError, "lengths", "1..n_k=5", "[0, 2]"), "padding_mask-zero"),
+    row(lambda: padding_mask([3, 6], 5), Raises(ValueError, "lengths", "1..n_k=5", "[3, 6]"), "padding_mask-too-long"),
+    row(lambda: padding_mask([-1], 5), Raises(ValueError, "lengths", "1..n_k=5", "[-1]"), "padding_mask-negative"),
+    row(lambda: padding_mask([[1, 2]], 5), Raises(ValueError, "lengths", "(batch,)", "(1, 2)"), "padding_mask-2d"),
+    row(lambda: padding_mask(3, 5), Raises(ValueError, "lengths", "(batch,)", "shape ()"), "padding_mask-scalar"),
+    row(lambda: padding_mask([], 5), Raises(ValueError, "lengths", "non-empty", "(0,)"), "padding_mask-empty"),
+    row(lambda: padding_mask([1.0, 2.0], 5), Raises(ValueError, "lengths", "ints", "float64"), "padding_mask-floats"),
+    row(lambda: padding_mask([True], 5), Raises(ValueError, "lengths", "ints", "bool"), "padding_mask-bools"),
+    row(lambda: padding_mask(["2"], 5), Raises(ValueError, "lengths", "ints", "<U1"), "padding_mask-strings"),
+    row(lambda: padding_mask(None, 5), Raises(ValueError, "lengths", "ints", "object"), "padding_mask-None"),
+    row(
+        lambda: padding_mask([[1], [1, 2]], 5),
+        Raises(ValueError, "lengths", "rectangular", "ragged"),
+        "padding_mask-ragged",
+    ),
+    row(lambda: padding_mask([1], 0), Raises(ValueError, "n_k", "positive int", "got 0"), "padding_mask-n_k-0"),
+    row(lambda: padding_mask([1], 2.0), Raises(TypeError, "n_k", "positive int", "float"), "padding_mask-n_k-float"),
+    row(lambda: padding_mask(np.array([2], np.uint8), 3), Returns([[[1, 1, 0]]], bool), "padding_mask-uint8"),
+    # sinusoidal_positions(n, d_model)
+    row(
+        lambda: sinusoidal_positions(0, 4), Raises(ValueError, "n", "positive int", "got 0"), "sinusoidal_positions-n-0"
+    ),
+    row(
+        lambda: sinusoidal_positions(2.0, 4),
+        Raises(TypeError, "n", "positive int", "float"),
+        "sinusoidal_positions-n-float",
+    ),
+    row(
+        lambda: sinusoidal_positions(None, 4),
+        Raises(TypeError, "n", "positive int", "NoneType"),
+        "sinusoidal_positions-n-None",
+    ),
+    row(
+        lambda: sinusoidal_positions(3, 5),
+        Raises(ValueError, "d_model", "even", "got 5"),
+        "sinusoidal_positions-d_model-odd",
+    ),
+    row(
+        lambda: sinusoidal_positions(3, -2),
+        Raises(ValueError, "d_model", "positive int", "-2"),
+        "sinusoidal_positions-d_model-neg",
+    ),
+    row(
+        lambda: sinusoidal_positions(3, "4"),
+        Raises(TypeError, "d_model", "positive int", "str"),
+        "sinusoidal_positions-d_model-str",
+    ),
+    row(
+        lambda: sinusoidal_positions(3, True),
+        Raises(TypeError, "d_model", "positive int", "bool"),
+        "sinusoidal_positions-d_model-bool",
+    ),
+    row(
+        lambda: sinusoidal_positions(np.int32(1), np.int64(2)), Returns([[0.0, 1.0]]), "sinusoidal_positions-numpy-ints"
+    ),
+    # self_attention_loops(x) and self_attention(x)
+    *bad_array("self_attention_loops", self_attention_loops, "x", (3, 4), lambda x: (x,)),
+    *bad_array("self_attention", self_attention, "x", (3, 4), lambda x: (x,)),
+    row(
+        lambda: self_attention_loops(np.ones(4)), Raises(ValueError, "x", "(n, d)", "(4,)"), "self_attention_loops-x-1d"
+    ),
+    row(
+        lambda: self_attention_loops(np.ones((2, 3, 4))),
+        Raises(ValueError, "x", "(n, d)", "(2, 3, 4)"),
+        "self_attention_loops-x-3d",
+    ),
+    row(lambda: self_attention(np.ones(4)), Raises(ValueError, "x", "(..., n, d)", "(4,)"), "self_attention-x-1d"),
+    row(lambda: self_attention(5.0), Raises(ValueError, "x", "(..., n, d)", "()"), "self_attention-x-scalar"),
+    row(
+        lambda: self_attention_loops(np.full((2, 2), 1e200)),
+        Raises(ValueError, "x", "overflowed float64", "1e+200"),
+        "self_attention_loops-scores-overflow",
+    ),
+    row(
+        lambda: self_attention(np.full((2, 2), 1e200)),
+        Raises(ValueError, "x", "overflowed float64", "1e+200"),
+        "self_attention-scores-overflow",
+    ),
+    row(
+        lambda: self_attention(np.full((2, 2), 1e30, np.float32)),
+        Raises(ValueError, "x", "overflowed float32", "1e+30"),
+        "self_attention-scores-overflow-float32",
+    ),
+    row(
+        lambda: self_attention_loops([[1, 0], [0, 1]])[1],
+        Returns(np.array([[E, 1], [1, E]]) / (E + 1)),
+        "self_attention_loops-x-int",
+    ),
+    row(
+        lambda: self_attention([[True], [False]])[1],
+        Returns(np.array([[E, 1], [0.5, 0.5]]) / [[E + 1], [1]]),
+        "self_attention-bool",
+    ),
+    # attention_weights(q, k, mask, causal, scale)
+    *bad_array("attention_weights", attention_weights, "q", (3, 4), lambda q: (q, K)),
+    *bad_array("attention_weights", attention_weights, "k", (5, 4), lambda k: (Q, k)),
+    row(
+        lambda: attention_weights(np.ones(4), K),
+        Raises(ValueError, "q", "(..., n_q, d_k)", "(4,)"),
+        "attention_weights-q-1d",
+    ),
+    row(
+        lambda: attention_weights(Q, np.ones(4)),
+        Raises(ValueError, "k", "(..., n_k, d_k)", "(4,)"),
+        "attention_weights-k-1d",
+    ),
+    row(
+        lambda: attention_weights(Q, np.ones((5, 7))),
+        Raises(ValueError, "k", "share d_k", "(5, 7)"),
+        "attention_weights-d_k",
+    ),
+    row(
+        lambda: attention_weights(np.ones((2, 3, 4)), np.ones((7, 5, 4))),
+        Raises(ValueError, "k", "broadcastable batch axes", "(7, 5, 4)"),
+        "attention_weights-batch",
+    ),
+    row(
+        lambda: attention_weights(Q, K, np.ones((3, 5))),
+        Raises(TypeError, "mask", "boolean", "float64"),
+        "attention_weights-mask-float",
+    ),
+    row(
+        lambda: attention_weights(Q, K, np.ones((3, 5), int)),
+        Raises(TypeError, "mask", "boolean", "int64"),
+        "attention_weights-mask-int",
+    ),
+    row(
+        lambda: attention_weights(Q, K, [[1, 0, 1, 0, 1]]),
+        Raises(TypeError, "mask", "boolean", "int64"),
+        "attention_weights-mask-ints",
+    ),
+    row(
+        lambda: attention_weights(Q, K, STRINGS),
+        Raises(TypeError, "mask", "boolean", "<U1"),
+        "attention_weights-mask-str",
+    ),
+    row(
+        lambda: attention_weights(Q, K, [[True], [True, False]]),
+        Raises(ValueError, "mask", "rectangular", "ragged"),
+        "attention_weights-mask-ragged",
+    ),
+    row(
+        lambda: attention_weights(Q, K, np.ones((5, 3), bool)),
+        Raises(ValueError, "mask", "(3, 5)", "(5, 3)"),
+        "attention_weights-mask-transposed",
+    ),
+    row(
+        lambda: attention_weights(Q, K, np.ones((2, 3, 5), bool)),
+        Raises(ValueError, "mask", "(3, 5)", "(2, 3, 5)"),
+        "attention_weights-mask-extra-batch",
+    ),
+    row(
+        lambda: attention_weights(Q, K, np.ones(4, bool)),
+        Raises(ValueError, "mask", "(3, 5)", "(4,)"),
+        "attention_weights-mask-1d",
+    ),
+    row(lambda: attention_weights(Q, K, [True] * 5), Returns(UNIFORM), "attention_weights-mask-list-of-bools"),
+    row(lambda: attention_weights(Q, K, np.True_), Returns(UNIFORM), "attention_weights-mask-0d-bool"),
+    row(
+        lambda: attention_weights(Q, K, causal="yes"),
+        Raises(TypeError, "causal", "True or False", "str"),
+        "attention_weights-causal-str",
+    ),
+    row(
+        lambda: attention_weights(Q, K, causal=1),
+        Raises(TypeError, "causal", "True or False", "int 1"),
+        "attention_weights-causal-int",
+    ),
+    row(
+        lambda: attention_weights(Q, K, causal=None),
+        Raises(TypeError, "causal", "True or False", "None"),
+        "attention_weights-causal-None",
+    ),
+    row(
+        lambda: attention_weights(Q, K, causal=np.array([True, False])),
+        Raises(TypeError, "causal", "True or False", "ndarray"),
+        "attention_weights-causal-array",
+    ),
+    row(
+        lambda: attention_weights(Q, K, causal=np.True_),
+        Returns(causal_mask(3, 5) / [[1], [2], [3]]),
+        "attention_weights-causal-numpy",
+    ),
+    row(
+        lambda: attention_weights(Q, K, scale="0.5"),
+        Raises(TypeError, "scale", "real number", "str"),
+        "attention_weights-scale-str",
+    ),
+    row(
+        lambda: attention_weights(Q, K, scale=1j),
+        Raises(TypeError, "scale", "real number", "complex"),
+        "attention_weights-scale-complex",
+    ),
+    row(
+        lambda: attention_weights(Q, K, scale=True),
+        Raises(TypeError, "scale", "real number", "bool"),
+        "attention_weights-scale-bool",
+    ),
+    row(
+        lambda: attention_weights(Q, K, scale=[0.5]),
+        Raises(TypeError, "scale", "real number", "list"),
+        "attention_weights-scale-list",
+    ),
+    row(
+        lambda: attention_weights(Q, K, scale=np.array(0.5)),
+        Raises(TypeError, "scale", "real number", "ndarray"),
+        "attention_weights-scale-array",
+    ),
+    row(
+        lambda: attention_weights(Q, K, scale=np.inf),
+        Raises(ValueError, "scale", "finite", "inf"),
+        "attention_weights-scale-inf",
+    ),
+    row(
+        lambda: attention_weights(Q, K, scale=np.nan),
+        Raises(ValueError, "scale", "finite", "nan"),
+        "attention_weights-scale-nan",
+    ),
+    row(
+        lambda: attention_weights(Q, K, scale=10**400),
+        Raises(ValueError, "scale", "finite", "10000000"),
+        "attention_weights-scale-huge-int",
+    ),
+    row(lambda: attention_weights(Q, K, scale=0), Returns(UNIFORM), "attention_weights-scale-zero"),
+    row(lambda: attention_weights(Q, K, scale=-2), Returns(UNIFORM), "attention_weights-scale-negative"),
+    row(lambda: attention_weights(Q, K, scale=np.float32(2)), Returns(UNIFORM), "attention_weights-scale-float32"),
+    row(lambda: attention_weights(np.ones((3, 4), int), K), Returns(UNIFORM), "attention_weights-q-int"),
+    row(lambda: attention_weights(Q, np.ones((5, 4), bool)), Returns(UNIFORM), "attention_weights-k-bool"),
+    row(
+        lambda: attention_weights(Q.astype(np.float16), K.astype(np.float16)),
+        Returns(UNIFORM, np.float16),
+        "attention_weights-float16",
+    ),
+    row(
+        # q @ k.T = 102400 overflows float16 (max 65504); scaled by 1/8 first, the scores are 12800
+        lambda: attention_weights(np.full((1, 64), 40, np.float16), np.full((2, 64), 40, np.float16)),
+        Returns([[0.5, 0.5]], np.float16),
+        "attention_weights-float16-scaled-before-the-product",
+    ),
+    row(
+        lambda: attention_weights([[1.0]], [[1e308], [-1e308]], [True, True], scale=1),
+        Returns([[1.0, 0.0]]),
+        "attention_weights-masked-scores-of-large-spread",
+    ),
+    row(
+        lambda: attention_weights(Q, K, np.zeros((3, 5), bool)),
+        Returns(np.zeros((3, 5))),
+        "attention_weights-fully-masked-rows",
+    ),
+    row(
+        lambda: attention_weights(np.full((1, 2), 1e200), np.full((1, 2), 1e200)),
+        Raises(ValueError, "q", "overflowed float64", "1e+200"),
+        "attention_weights-scores-overflow",
+    ),
+    # attention(q, k, v, mask, causal, scale)
+    *bad_array("attention", attention, "q", (3, 4), lambda q: (q, K, V)),
+    *bad_array("attention", attention, "k", (5, 4), lambda k: (Q, k, V)),
+    *bad_array("attention", attention, "v", (5, 6), lambda v: (Q, K, v)),
+    row(lambda: attention(Q, K, np.ones(6)), Raises(ValueError, "v", "(..., n_k, d_v)", "(6,)"), "attention-v-1d"),
+    row(lambda: attention(Q, K, np.ones((7, 6))), Raises(ValueError, "v", "share n_k", "(7, 6)"), "attention-n_k"),
+    row(lambda: attention(Q, np.ones((5, 7)), V), Raises(ValueError, "k", "share d_k", "(5, 7)"), "attention-d_k"),
+    row(
+        lambda: attention(np.ones((2, 3, 4)), K, np.ones((7, 5, 6))),
+        Raises(ValueError, "v", "broadcastable batch axes", "(7, 5, 6)"),
+        "attention-batch",
+    ),
+    row(lambda: attention(Q, K, V, np.ones((3, 5))), Raises(TypeError, "mask", "boolean", "float64"), "attention-mask"),
+    row(
+        lambda: attention(Q, K, V, np.ones((3, 4), bool)),
+        Raises(ValueError, "mask", "(3, 5)", "(3, 4)"),
+        "attention-mask-shape",
+    ),
+    row(
+        lambda: attention(Q, K, V, causal="no"), Raises(TypeError, "causal", "True or False", "str"), "attention-causal"
+    ),
+    row(lambda: attention(Q, K, V, scale="1"), Raises(TypeError, "scale", "real number", "str"), "attention-scale"),
+    row(
+        lambda: attention(Q, K, np.arange(30).reshape(5, 6)),
+        Returns(np.tile(np.arange(12, 18.0), (3, 1))),
+        "attention-v-int",
+    ),
+    row(
+        lambda: attention(Q, K, V, np.zeros((3, 5), bool), causal=True),
+        Returns(np.zeros((3, 6))),
+        "attention-fully-masked",
+    ),
+    # split_heads(x, n_heads) and merge_heads(x)
+    *bad_array("split_heads", split_heads, "x", (5, 8), lambda x: (x, 2)),
+    *bad_array("merge_heads", merge_heads, "x", (2, 5, 4), lambda x: (x,)),
+    row(lambda: split_heads(np.ones(8), 2), Raises(ValueError, "x", "(..., n, d_model)", "(8,)"), "split_heads-x-1d"),
+    row(lambda: split_heads(X, 0), Raises(ValueError, "n_heads", "positive int", "got 0"), "split_heads-n_heads-0"),
+    row(
+        lambda: split_heads(X, 2.0), Raises(TypeError, "n_heads", "positive int", "float"), "split_heads-n_heads-float"
+    ),
+    row(
+        lambda: split_heads(X, None),
+        Raises(TypeError, "n_heads", "positive int", "NoneType"),
+        "split_heads-n_heads-None",
+    ),
+    row(
+        lambda: split_heads(X, 3), Raises(ValueError, "n_heads", "divisible", "n_heads=3"), "split_heads-not-divisible"
+    ),
+    row(lambda: split_heads([[0, 1, 2, 3]], 2), Returns([[[0, 1]], [[2, 3]]]), "split_heads-ints"),
+    row(
+        lambda: merge_heads(np.ones((5, 8))),
+        Raises(ValueError, "x", "(..., n_heads, n, d_head)", "(5, 8)"),
+        "merge_heads-2d",
+    ),
+    row(lambda: merge_heads([[[0, 1]], [[2, 3]]]), Returns([[0, 1, 2, 3]]), "merge_heads-ints"),
+    # MultiHeadAttention(...): the constructor
+    *bad_array("MultiHeadAttention", lambda w: mha(w_q=w), "w_q", (8, 8), lambda w: (w,)),
+    *bad_array("MultiHeadAttention", lambda b: mha(b_v=b), "b_v", (8,), lambda b: (b,), none_means_default=True),
+    row(lambda: mha(w_k=np.eye(6)), Raises(ValueError, "w_k", "(8, 8)", "(6, 6)"), "MultiHeadAttention-w_k-shape"),
+    row(
+        lambda: mha(w_o=np.ones((8, 6))), Raises(ValueError, "w_o", "(8, 8)", "(8, 6)"), "MultiHeadAttention-w_o-shape"
+    ),
+    row(
+        lambda: mha(w_q=np.ones((8, 6))),
+        Raises(ValueError, "w_q", "(8, 8)", "(8, 6)"),
+        "MultiHeadAttention-w_q-not-square",
+    ),
+    row(
+        lambda: mha(w_v=np.ones(8)),
+        Raises(ValueError, "w_v", "(d_model, d_model)", "(8,)"),
+        "MultiHeadAttention-w_v-1d",
+    ),
+    row(lambda: mha(b_o=np.zeros(6)), Raises(ValueError, "b_o", "(8,)", "(6,)"), "MultiHeadAttention-b_o-shape"),
+    row(
+        lambda: mha(b_q=np.zeros((1, 8))),
+        Raises(ValueError, "b_q", "(d_model,)", "(1, 8)"),
+        "MultiHeadAttention-b_q-2d",
+    ),
+    row(
+        lambda: mha(b_k=np.zeros((5, 8))),
+        Raises(ValueError, "b_k", "(d_model,)", "(5, 8)"),
+        "MultiHeadAttention-b_k-per-token",
+    ),
+    row(
+        lambda: mha(n_heads="2"), Raises(TypeError, "n_heads", "positive int", "str"), "MultiHeadAttention-n_heads-str"
+    ),
+    row(lambda: mha(n_heads=0), Raises(ValueError, "n_heads", "positive int", "got 0"), "MultiHeadAttention-n_heads-0"),
+    row(
+        lambda: mha(n_heads=3),
+        Raises(ValueError, "n_heads", "divisible", "n_heads=3"),
+        "MultiHeadAttention-not-divisible",
+    ),
+    row(
+        lambda: mha(n_heads=2.0),
+        Raises(TypeError, "n_heads", "positive int", "float"),
+        "MultiHeadAttention-n_heads-float",
+    ),
+    row(
+        lambda: mha(w_q=np.eye(8, dtype=int))(X, mask=np.eye(5, dtype=bool)),
+        Returns(X),
+        "MultiHeadAttention-int-weights",
+    ),
+    row(
+        lambda: MultiHeadAttention(2, EYE8, EYE8, EYE8, EYE8),
+        Raises(TypeError, "MultiHeadAttention", "positional argument", "were given"),
+        "MultiHeadAttention-positional",
+    ),
+    row(
+        lambda: mha(w_o=None), Raises(TypeError, "w_o", "real numeric array", "got None"), "MultiHeadAttention-w_o-None"
+    ),
+    # MultiHeadAttention.init(d_model, n_heads, rng, bias)
+    row(
+        lambda: MultiHeadAttention.init(0, 1),
+        Raises(ValueError, "d_model", "positive int", "0"),
+        "MultiHeadAttention.init-d_model-0",
+    ),
+    row(
+        lambda: MultiHeadAttention.init(8.0, 2),
+        Raises(TypeError, "d_model", "positive int", "float"),
+        "MultiHeadAttention.init-d_model-f",
+    ),
+    row(
+        lambda: MultiHeadAttention.init(8, 0),
+        Raises(ValueError, "n_heads", "positive int", "0"),
+        "MultiHeadAttention.init-n_heads-0",
+    ),
+    row(
+        lambda: MultiHeadAttention.init(12, 5),
+        Raises(ValueError, "n_heads", "divisible", "n_heads=5"),
+        "MultiHeadAttention.init-divisible",
+    ),
+    row(
+        lambda: MultiHeadAttention.init(8, 2, rng=1.5),
+        Raises(TypeError, "rng", "seed", "float 1.5"),
+        "MultiHeadAttention.init-rng-float",
+    ),
+    row(
+        lambda: MultiHeadAttention.init(8, 2, rng=-1),
+        Raises(ValueError, "rng", "non-negative", "-1"),
+        "MultiHeadAttention.init-rng-neg",
+    ),
+    row(
+        lambda: MultiHeadAttention.init(8, 2, rng="a"),
+        Raises(TypeError, "rng", "Generator", "str 'a'"),
+        "MultiHeadAttention.init-rng-str",
+    ),
+    row(
+        lambda: MultiHeadAttention.init(8, 2, rng=True),
+        Raises(TypeError, "rng", "Generator", "bool"),
+        "MultiHeadAttention.init-rng-bool",
+    ),
+    row(
+        lambda: MultiHeadAttention.init(8, 2, rng=np.random.RandomState(0)),
+        Raises(TypeError, "rng", "Generator", "RandomState"),
+        "MultiHeadAttention.init-rng-RandomState",
+    ),
+    row(
+        lambda: MultiHeadAttention.init(8, 2, bias="no"),
+        Raises(TypeError, "bias", "True or False", "str"),
+        "MultiHeadAttention.init-bias",
+    ),
+    row(
+        lambda: MultiHeadAttention.init(8, 2, bias=None),
+        Raises(TypeError, "bias", "True or False", "None"),
+        "MultiHeadAttention.init-bias-None",
+    ),
+    row(
+        lambda: MultiHeadAttention.init(2, 1, rng=np.uint8(7)).n_heads,
+        Returns(1, int),
+        "MultiHeadAttention.init-rng-numpy-int",
+    ),
+    # MultiHeadAttention.__call__(x, context, mask, causal, return_weights)
+    *bad_array("MultiHeadAttention.__call__", MHA, "x", (5, 8), lambda x: (x,)),
+    *bad_array(
+        "MultiHeadAttention.__call__", lambda c: MHA(X, c), "context", (7, 8), lambda c: (c,), none_means_default=True
+    ),
+    row(lambda: MHA(np.ones((5, 6))), Raises(ValueError, "x", "d_model=8", "(5, 6)"), "MultiHeadAttention-x-d_model"),
+    row(
+        lambda: MHA(X, np.ones((7, 6))),
+        Raises(ValueError, "context", "d_model=8", "(7, 6)"),
+        "MultiHeadAttention-context-d_model",
+    ),
+    row(lambda: MHA(np.ones(8)), Raises(ValueError, "x", "(..., n_q, d_model)", "(8,)"), "MultiHeadAttention-x-1d"),
+    row(
+        lambda: MHA(X, np.ones(8)),
+        Raises(ValueError, "context", "(..., n_k, d_model)", "(8,)"),
+        "MultiHeadAttention-context-1d",
+    ),
+    row(
+        lambda: MHA(np.ones((2, 5, 8)), np.ones((3, 7, 8))),
+        Raises(ValueError, "context", "broadcastable batch axes", "x (2, 5, 8) and context (3, 7, 8)"),
+        "MultiHeadAttention-batch",
+    ),
+    row(
+        lambda: MHA(X, mask=np.ones((5, 5))),
+        Raises(TypeError, "mask", "boolean", "float64"),
+        "MultiHeadAttention-mask-float",
+    ),
+    row(
+        lambda: MHA(X, mask=np.ones((5, 4), bool)),
+        Raises(ValueError, "mask", "(2, 5, 5)", "(5, 4)"),
+        "MultiHeadAttention-mask-shape",
+    ),
+    row(
+        lambda: MHA(np.ones((2, 5, 8)), mask=padding_mask([5, 3], 5)),
+        Raises(ValueError, "mask", "n_heads", "(2, 1, 5)"),
+        "MultiHeadAttention-padding-mask-without-head-axis",
+    ),
+    row(
+        lambda: MHA(np.ones((3, 5, 8)), mask=padding_mask([5, 3, 1], 5)),
+        Raises(ValueError, "mask", "n_heads", "(3, 1, 5)"),
+        "MultiHeadAttention-padding-mask-without-head-axis-batch-3",
+    ),
+    row(
+        lambda: MHA(X, mask=np.ones(5, bool)),
+        Raises(ValueError, "mask", "(n_q, n_k)", "(5,)"),
+        "MultiHeadAttention-mask-1d",
+    ),
+    row(lambda: MHA(X, causal="yes"), Raises(TypeError, "causal", "True or False", "str"), "MultiHeadAttention-causal"),
+    row(
+        lambda: MHA(X, return_weights="yes"),
+        Raises(TypeError, "return_weights", "True or False", "str"),
+        "MultiHeadAttention-return_weights",
+    ),
+    row(
+        lambda: MHA(np.full((2, 8), 1e200)),
+        Raises(ValueError, "context", "overflowed float64", "x and context of magnitude up to 1e+200"),
+        "MultiHeadAttention-scores-overflow",
+    ),
+    row(
+        lambda: mha(w_o=np.full((8, 8), 1e308))(X),
+        Raises(ValueError, "x", "multi-head attention overflowed float64", "magnitude up to 0.975"),
+        "MultiHeadAttention-output-overflow",
+    ),
+    row(lambda: mha()(X, mask=np.eye(5, dtype=bool)), Returns(X), "MultiHeadAttention-identity-eye-mask"),
+    row(
+        lambda: mha()(X[None], mask=np.ones((1, 2, 5, 5), bool)).shape,
+        Returns((1, 5, 8), int),
+        "MultiHeadAttention-mask-head-axis",
+    ),
+]
+
+
+def test_the_table_is_long():
+    assert len(CASES) >= 150
+
+
+@pytest.mark.parametrize("call, outcome", CASES)
+def test_bad_input(call, outcome):
+    if isinstance(outcome, Returns):
+        result = call()
+        dtype = np.asarray(result).dtype
+        assert dtype == outcome.dtype
+        tolerance = 4 * np.finfo(dtype).eps if dtype.kind == "f" and dtype != np.float64 else 1e-12
+        np.testing.assert_allclose(result, outcome.value, rtol=tolerance, atol=tolerance)
+        return
+    with pytest.raises((ValueError, TypeError)) as info:
+        call()
+    message = str(info.value)
+    assert isinstance(info.value, outcome.error), f"{type(info.value).__name__}: {message}"
+    assert re.search(rf"(?<!\w){re.escape(outcome.name)}(?!\w)", message), f"the argument is not named: {message}"
+    assert outcome.expected in message, f"what was expected is not said: {message}"
+    assert outcome.got in message, f"what arrived is not shown: {message}"
+    raised_in = Path(info.traceback[-1].path)
+    assert NUMPY not in raised_in.parents, f"raised deep inside numpy, at {raised_in}: {message}"
+
+
+def test_every_public_name_has_rows():
+    ids = [case.id for case in CASES]
+    assert len(set(ids)) == len(ids)
+    for name in selfattn.__all__:
+        assert any(re.match(rf"{name}[-.]", id) for id in ids), f"no row calls {name}"
+
+
+@pytest.mark.parametrize("dtype, advice", [(np.float64, False), (np.float32, True), (np.float16, True)])
+def test_overflow_advises_float64_only_to_narrower_floats(dtype, advice):
+    big = np.full((2, 4), np.finfo(dtype).max / 2, dtype=dtype)
+    for call in (lambda: attention(big, big, big), lambda: self_attention(big), lambda: self_attention_loops(big)):
+        with pytest.raises(ValueError, match=f"overflowed {np.dtype(dtype).name}") as info:
+            call()
+        assert ("compute in float64" in str(info.value)) == advice, str(info.value)
