@@ -150,18 +150,19 @@ def real_scale(scale, d_k):
     return value
 
 
-def attention_args(q, k, v, mask, causal, scale):
+def attention_args(q, k, v, mask, causal, scale, *, values=True):
     """Check the arguments of the attention functions; return them ready for the kernels.
 
-    Returns ``(q, k, v, mask, causal, scale)``: ``q``, ``k`` and ``v`` (``v`` may be
-    None) as finite float arrays of one common dtype; ``mask`` a boolean array that
+    Returns ``(q, k, v, mask, causal, scale)``: ``q``, ``k`` and ``v`` (with
+    ``values=False``, for a function that takes no ``v``, pass None) as finite float
+    arrays of one common dtype; ``mask`` a boolean array that
     broadcasts to ``(..., n_q, n_k)``, or None; ``causal`` a bool; ``scale`` a float.
     """
     arrays = {"q": as_float_array(q, "q", ("...", "n_q", "d_k")), "k": as_float_array(k, "k", ("...", "n_k", "d_k"))}
     q, k = arrays["q"], arrays["k"]
     if q.shape[-1] != k.shape[-1]:
         raise ValueError(f"q and k must share d_k (the last axis); got q {q.shape} and k {k.shape}")
-    if v is not None:
+    if values:
         v = arrays["v"] = as_float_array(v, "v", ("...", "n_k", "d_v"))
         if k.shape[-2] != v.shape[-2]:
             raise ValueError(f"k and v must share n_k (one value per key); got k {k.shape} and v {v.shape}")

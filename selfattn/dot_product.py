@@ -132,7 +132,7 @@ def attention_weights(q, k, mask=None, *, causal=False, scale=None):
     >>> print(attention_weights(q, k, mask=np.array([True, False])))
     [[1. 0.]]
     """
-    q, k, _, mask, causal, scale = attention_args(q, k, None, mask, causal, scale)
+    q, k, _, mask, causal, scale = attention_args(q, k, None, mask, causal, scale, values=False)
     return _attention_weights(q, k, _allowed(mask, causal, q.shape[-2], k.shape[-2]), scale)
 
 
@@ -171,8 +171,6 @@ def attention(q, k, v, mask=None, *, causal=False, scale=None):
     >>> print(attention(q, k, v))
     [[2.68941421 0.         7.31058579]]
     """
-    if v is None:  # attention_args would take it for "no values", as from attention_weights
-        raise TypeError("v must be a real numeric array; got None")
     q, k, v, mask, causal, scale = attention_args(q, k, v, mask, causal, scale)
     return _attention_weights(q, k, _allowed(mask, causal, q.shape[-2], k.shape[-2]), scale) @ v
 

@@ -22,6 +22,7 @@ import selfattn
 from selfattn import (
     MultiHeadAttention,
     attention,
+    attention_backward,
     attention_weights,
     causal_mask,
     merge_heads,
@@ -58,6 +59,7 @@ class Returns:
 
 # Inputs that fit, to change one at a time.
 Q, K, V = np.ones((3, 4)), np.ones((5, 4)), np.ones((5, 6))
+D_OUT = np.ones((3, 6))  # the gradient of attention's output, (n_q, d_v)
 UNIFORM = np.full((3, 5), 0.2)  # q and k all ones: equal scores, equal weights
 X = np.arange(40.0).reshape(5, 8) / 40
 EYE8 = np.eye(8)
@@ -473,6 +475,61 @@ CASES = [
         lambda: attention(Q, K, V, np.zeros((3, 5), bool), causal=True),
         Returns(np.zeros((3, 6))),
         "attention-fully-masked",
+    ),
+    # attention_backward(q, k, v, d_out, mask, causal, scale)
+    *bad_array("attention_backward", attention_backward, "q", (3, 4), lambda q: (q, K, V, D_OUT)),
+    *bad_array("attention_backward", attention_backward, "v", (5, 6), lambda v: (Q, K, v, D_OUT)),
+    *bad_array("attention_backward", attention_backward, "d_out", (3, 6), lambda d: (Q, K, V, d)),
+    row(
+        lambda: attention_backward(Q, K, V, np.ones((6, 3))),
+        Raises(ValueError, "d_out", "(3, 6)", "(6, 3)"),
+        "attention_backward-d_out-transposed",
+    ),
+    row(
+        lambda: attention_backward(Q, K, V, np.ones((2, 3, 6))),
+        Raises(ValueError, "d_out", "(3, 6)", "(2, 3, 6)"),
+        "attention_backward-d_out-extra-batch",
+    ),
+    row(
+        lambda: attention_backward(Q, K, V, np.ones(6)),
+        Raises(ValueError, "d_out", "(..., n_q, d_v)", "(6,)"),
+        "attention_backward-d_out-1d",
+    ),
+    row(
+        lambda: attention_backward(Q, np.ones((5, 7)), V, D_OUT),
+        Raises(ValueError, "k", "share d_k", "(5, 7)"),
+        "attention_backward-d_k",
+    ),
+    row(
+        lambda: attention_backward(Q, K, np.ones((4, 6)), D_OUT),
+        Raises(ValueError, "v", "share n_k", "(4, 6)"),
+        "attention_backward-n_k",
+    ),
+    row(
+        lambda: attention_backward(Q, K, V, D_OUT, np.ones((3, 5))),
+        Raises(TypeError, "mask", "boolean", "float64"),
+        "attention_backward-mask-float",
+    ),
+    row(
+        lambda: attention_backward(Q, K, V, D_OUT, causal="yes"),
+        Raises(TypeError, "causal", "True or False", "str"),
+        "attention_backward-causal",
+    ),
+    row(
+        lambda: attention_backward(Q, K, V, D_OUT, scale=np.nan),
+        Raises(ValueError, "scale", "finite", "nan"),
+        "attention_backward-scale",
+    ),
+    row(
+        # equal weights 1/5: dv = P.T @ d_out hands each value a fifth of the three queries' ones
+        lambda: attention_backward(Q, K, V, D_OUT)[2],
+        Returns(np.full((5, 6), 3 / 5)),
+        "attention_backward-hand-value",
+    ),
+    row(
+        lambda: attention_backward(Q, K, V, np.ones((3, 6), int))[2],
+        Returns(np.full((5, 6), 3 / 5)),
+        "attention_backward-d_out-int",
     ),
     # split_heads(x, n_heads) and merge_heads(x)
     *bad_array("split_heads", split_heads, "x", (5, 8), lambda x: (x, 2)),
