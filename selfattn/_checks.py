@@ -16,8 +16,6 @@ def as_float_array(x, name, shape):
     ``"..."`` allows any number of batch axes before the named ones. Float dtypes are
     kept; integer and boolean input becomes float64.
     """
-    if x is None:
-        raise TypeError(f"{name} must be a real numeric array; got None")
     arr = as_array(x, name)
     if arr.dtype.kind not in "biuf":
         raise TypeError(f"{name} must be a real numeric array; got dtype {arr.dtype}")

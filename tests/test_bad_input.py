@@ -21,10 +21,12 @@ import pytest
 import selfattn
 from selfattn import (
     MultiHeadAttention,
+    TransformerBlock,
     attention,
     attention_backward,
     attention_weights,
     causal_mask,
+    layer_norm,
     merge_heads,
     one_hot,
     padding_mask,
@@ -64,6 +66,8 @@ UNIFORM = np.full((3, 5), 0.2)  # q and k all ones: equal scores, equal weights
 X = np.arange(40.0).reshape(5, 8) / 40
 EYE8 = np.eye(8)
 MHA = MultiHeadAttention.init(8, 2, rng=0)
+BLOCK = TransformerBlock.init(d_model=8, n_heads=2, d_ff=16, rng=0)
+ONES8, ZEROS8 = np.ones(8), np.zeros(8)
 RAGGED = [[1.0, 2.0, 3.0, 4.0], [1.0, 2.0]]
 DATES = np.array(["2024-01-01", "2024-01-02"], dtype="datetime64[D]")
 STRINGS = np.array([["a", "b", "c", "d"]] * 3)
@@ -102,7 +106,7 @@ def bad_array(label, function, name, shape, args, none_means_default=False):
         (np.full(shape, b"a"), Raises(TypeError, name, "real numeric array", "|S1")),
         (np.full(shape, DATES[0]), Raises(TypeError, name, "real numeric array", "datetime64")),
         (np.full(shape, np.timedelta64(1, "s")), Raises(TypeError, name, "real numeric array", "timedelta64")),
-        (None, Raises(TypeError, name, "real numeric array", "got None")),
+        (None, Raises(TypeError, name, "real numeric array", "dtype object")),
         (np.zeros(empty), Raises(ValueError, name, "not be empty", str(empty))),
         (non_finite, Raises(ValueError, name, "finite", f"nan at index {(0,) * len(shape)}")),
         (infinite, Raises(ValueError, name, "finite", "-inf at index")),
@@ -607,7 +611,9 @@ CASES = [
         "MultiHeadAttention-positional",
     ),
     row(
-        lambda: mha(w_o=None), Raises(TypeError, "w_o", "real numeric array", "got None"), "MultiHeadAttention-w_o-None"
+        lambda: mha(w_o=None),
+        Raises(TypeError, "w_o", "real numeric array", "dtype object"),
+        "MultiHeadAttention-w_o-None",
     ),
     # MultiHeadAttention.init(d_model, n_heads, rng, bias)
     row(
@@ -739,6 +745,144 @@ CASES = [
         Returns((1, 5, 8), int),
         "MultiHeadAttention-mask-head-axis",
     ),
+    # MultiHeadAttention.backward(x, d_out, mask, causal)
+    *bad_array("MultiHeadAttention.backward", MHA.backward, "x", (5, 8), lambda x: (x, np.ones((5, 8)))),
+    *bad_array("MultiHeadAttention.backward", MHA.backward, "d_out", (5, 8), lambda d: (X, d)),
+    row(
+        lambda: MHA.backward(X, np.ones((4, 8))),
+        Raises(ValueError, "d_out", "that of x (5, 8)", "(4, 8)"),
+        "MultiHeadAttention.backward-d_out-shape",
+    ),
+    row(
+        lambda: MHA.backward(X, np.ones((5, 7))),
+        Raises(ValueError, "d_out", "d_model=8", "(5, 7)"),
+        "MultiHeadAttention.backward-d_out-d_model",
+    ),
+    row(
+        lambda: MHA.backward(X, np.ones((5, 8)), np.ones((5, 5))),
+        Raises(TypeError, "mask", "boolean", "float64"),
+        "MultiHeadAttention.backward-mask",
+    ),
+    row(
+        lambda: MHA.backward(X, np.ones((5, 8)), causal=1),
+        Raises(TypeError, "causal", "True or False", "int 1"),
+        "MultiHeadAttention.backward-causal",
+    ),
+    row(
+        lambda: MHA.backward(np.ones((2, 5, 8)), np.ones((2, 5, 8)), padding_mask([5, 3], 5)),
+        Raises(ValueError, "mask", "n_heads", "(2, 1, 5)"),
+        "MultiHeadAttention.backward-padding-mask-without-head-axis",
+    ),
+    row(
+        lambda: MHA.backward(X, np.zeros((5, 8)))[1].w_q,  # no loss, no gradient
+        Returns(np.zeros((8, 8))),
+        "MultiHeadAttention.backward-zero-d_out",
+    ),
+    # layer_norm(x, weight, bias, eps)
+    *bad_array("layer_norm", layer_norm, "x", (5, 8), lambda x: (x, ONES8, ZEROS8)),
+    *bad_array("layer_norm", layer_norm, "weight", (8,), lambda w: (X, w, ZEROS8)),
+    *bad_array("layer_norm", layer_norm, "bias", (8,), lambda b: (X, ONES8, b)),
+    row(lambda: layer_norm(3.0, ONES8, ZEROS8), Raises(ValueError, "x", "(..., d)", "()"), "layer_norm-x-scalar"),
+    row(lambda: layer_norm(X, np.ones(7), ZEROS8), Raises(ValueError, "weight", "(8,)", "(7,)"), "layer_norm-weight"),
+    row(
+        lambda: layer_norm(X, ONES8, np.zeros((5, 8))),
+        Raises(ValueError, "bias", "(d,)", "(5, 8)"),
+        "layer_norm-bias-2d",
+    ),
+    row(
+        lambda: layer_norm(X, ONES8, ZEROS8, eps=0), Raises(ValueError, "eps", "positive", "got 0"), "layer_norm-eps-0"
+    ),
+    row(
+        lambda: layer_norm(X, ONES8, ZEROS8, eps=-1), Raises(ValueError, "eps", "positive", "-1"), "layer_norm-eps-neg"
+    ),
+    row(
+        lambda: layer_norm(X, ONES8, ZEROS8, eps=np.inf),
+        Raises(ValueError, "eps", "finite", "inf"),
+        "layer_norm-eps-inf",
+    ),
+    row(
+        lambda: layer_norm(X, ONES8, ZEROS8, eps="1e-5"),
+        Raises(TypeError, "eps", "real number", "str"),
+        "layer_norm-eps-s",
+    ),
+    row(
+        lambda: layer_norm(X, ONES8, ZEROS8, eps=True),
+        Raises(TypeError, "eps", "real number", "bool"),
+        "layer_norm-eps-b",
+    ),
+    row(lambda: layer_norm([[1, 3]], [1, 1], [0, 0], eps=1e-300), Returns([[-1.0, 1.0]]), "layer_norm-ints"),
+    # TransformerBlock(...), TransformerBlock.init, the block and its backward
+    row(
+        lambda: dataclasses.replace(BLOCK, attn="attention"),
+        Raises(TypeError, "attn", "MultiHeadAttention", "str"),
+        "TransformerBlock-attn-str",
+    ),
+    row(
+        lambda: dataclasses.replace(BLOCK, w_1=np.ones((7, 16))),
+        Raises(ValueError, "w_1", "(8, 16)", "(7, 16)"),
+        "TransformerBlock-w_1-shape",
+    ),
+    row(
+        lambda: dataclasses.replace(BLOCK, b_1=np.ones(15)),
+        Raises(ValueError, "b_1", "(16,)", "(15,)"),
+        "TransformerBlock-b_1-shape",
+    ),
+    row(
+        lambda: dataclasses.replace(BLOCK, w_2=np.ones((16, 7))),
+        Raises(ValueError, "w_2", "(16, 8)", "(16, 7)"),
+        "TransformerBlock-w_2-shape",
+    ),
+    row(
+        lambda: dataclasses.replace(BLOCK, ln1_w=np.full(8, np.nan)),
+        Raises(ValueError, "ln1_w", "finite", "nan"),
+        "TransformerBlock-ln1_w-nan",
+    ),
+    row(
+        lambda: dataclasses.replace(BLOCK, ln2_b=np.ones(8, complex)),
+        Raises(TypeError, "ln2_b", "real numeric", "complex128"),
+        "TransformerBlock-ln2_b-complex",
+    ),
+    row(
+        lambda: TransformerBlock(BLOCK.attn),
+        Raises(TypeError, "TransformerBlock", "positional argument", "were given"),
+        "TransformerBlock-positional",
+    ),
+    row(
+        lambda: TransformerBlock.init(8, 2, 0),
+        Raises(ValueError, "d_ff", "positive int", "0"),
+        "TransformerBlock.init-d_ff",
+    ),
+    row(
+        lambda: TransformerBlock.init(8, 2, 16.0),
+        Raises(TypeError, "d_ff", "positive int", "float"),
+        "TransformerBlock.init-d_ff-float",
+    ),
+    row(
+        lambda: TransformerBlock.init(8, 3, 16),
+        Raises(ValueError, "n_heads", "divisible", "n_heads=3"),
+        "TransformerBlock.init-not-divisible",
+    ),
+    row(
+        lambda: TransformerBlock.init(8, 2, 16, rng="seed"),
+        Raises(TypeError, "rng", "Generator", "str"),
+        "TransformerBlock.init-rng",
+    ),
+    *bad_array("TransformerBlock.__call__", BLOCK, "x", (5, 8), lambda x: (x,)),
+    row(lambda: BLOCK(np.ones((5, 6))), Raises(ValueError, "x", "d_model=8", "(5, 6)"), "TransformerBlock-x-d_model"),
+    row(lambda: BLOCK(X, np.ones((5, 5))), Raises(TypeError, "mask", "boolean", "float64"), "TransformerBlock-mask"),
+    row(
+        lambda: BLOCK(np.ones((2, 5, 8)), padding_mask([5, 3], 5)),
+        Raises(ValueError, "mask", "n_heads", "(2, 1, 5)"),
+        "TransformerBlock-padding-mask-without-head-axis",
+    ),
+    row(lambda: BLOCK(X, causal="yes"), Raises(TypeError, "causal", "True or False", "str"), "TransformerBlock-causal"),
+    *bad_array("TransformerBlock.backward", BLOCK.backward, "d_out", (5, 8), lambda d: (X, d)),
+    row(
+        lambda: BLOCK.backward(X, np.ones((4, 8))),
+        Raises(ValueError, "d_out", "that of x (5, 8)", "(4, 8)"),
+        "TransformerBlock.backward-d_out-shape",
+    ),
+    row(lambda: BLOCK.backward(X, np.zeros((5, 8)))[0], Returns(np.zeros((5, 8))), "TransformerBlock.backward-zero"),
 ]
 
 
