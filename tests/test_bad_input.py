@@ -30,6 +30,7 @@ from selfattn import (
     merge_heads,
     one_hot,
     padding_mask,
+    rotary_embedding,
     self_attention,
     self_attention_loops,
     sinusoidal_positions,
@@ -883,6 +884,66 @@ CASES = [
         "TransformerBlock.backward-d_out-shape",
     ),
     row(lambda: BLOCK.backward(X, np.zeros((5, 8)))[0], Returns(np.zeros((5, 8))), "TransformerBlock.backward-zero"),
+    # rotary_embedding(x, positions, base)
+    *bad_array("rotary_embedding", rotary_embedding, "x", (5, 4), lambda x: (x,)),
+    row(lambda: rotary_embedding(np.ones((5, 3))), Raises(ValueError, "x", "even", "(5, 3)"), "rotary_embedding-odd-d"),
+    row(lambda: rotary_embedding(np.ones(4)), Raises(ValueError, "x", "(..., n, d)", "(4,)"), "rotary_embedding-x-1d"),
+    row(
+        lambda: rotary_embedding(np.ones((5, 4)), np.arange(4)),
+        Raises(ValueError, "positions", "(5,)", "(4,)"),
+        "rotary_embedding-positions-length",
+    ),
+    row(
+        lambda: rotary_embedding(np.ones((5, 4)), np.ones((3, 5))),
+        Raises(ValueError, "positions", "broadcastable", "(3, 5)"),
+        "rotary_embedding-positions-batch",
+    ),
+    row(
+        lambda: rotary_embedding(np.ones((5, 4)), ["a"] * 5),
+        Raises(TypeError, "positions", "real numbers", "<U1"),
+        "rotary_embedding-positions-str",
+    ),
+    row(
+        lambda: rotary_embedding(np.ones((5, 4)), [True] * 5),
+        Raises(TypeError, "positions", "real numbers", "bool"),
+        "rotary_embedding-positions-bool",
+    ),
+    row(
+        lambda: rotary_embedding(np.ones((5, 4)), [0, 1, 2, np.nan, 4]),
+        Raises(ValueError, "positions", "finite", "nan"),
+        "rotary_embedding-positions-nan",
+    ),
+    row(
+        lambda: rotary_embedding(np.ones((5, 4)), base=0),
+        Raises(ValueError, "base", "positive", "0"),
+        "rotary_embedding-base-0",
+    ),
+    row(
+        lambda: rotary_embedding(np.ones((5, 4)), base=-1),
+        Raises(ValueError, "base", "positive", "-1"),
+        "rotary_embedding-base-n",
+    ),
+    row(
+        lambda: rotary_embedding(np.ones((5, 4)), base=np.inf),
+        Raises(ValueError, "base", "finite", "inf"),
+        "rotary_embedding-b-inf",
+    ),
+    row(
+        lambda: rotary_embedding(np.ones((5, 4)), base="1e4"),
+        Raises(TypeError, "base", "number", "str"),
+        "rotary_embedding-base-s",
+    ),
+    row(
+        lambda: rotary_embedding(np.ones((5, 4)), base=True),
+        Raises(TypeError, "base", "number", "bool"),
+        "rotary_embedding-base-b",
+    ),
+    row(lambda: rotary_embedding([[1, 0]], [0]), Returns([[1.0, 0.0]]), "rotary_embedding-ints"),
+    row(
+        lambda: rotary_embedding(np.array([[1, 0]], np.float32)).dtype,
+        Returns(np.float32, object),
+        "rotary_embedding-float32",
+    ),
 ]
 
 
