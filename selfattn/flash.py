@@ -152,7 +152,7 @@ class _Tiles:
                     j1 = min(j0 + bk, stop)
                     s = self._scores(b, (i0, i1), (j0, j1), q_rows, s_buf[: rows * (j1 - j0)].reshape(rows, -1))
                     if check:
-                        _check_scores(s, "scale * q @ k.T", *self.inputs)
+                        _check_scores(s, "the scores scale * q @ k.T", q=self.inputs[0], k=self.inputs[1])
                     hidden = hidden_buf[: s.size].reshape(s.shape)
                     if self.mask is not None:
                         np.logical_not(self.mask[b][i0:i1, j0:j1], out=hidden)

@@ -26,6 +26,7 @@ from selfattn import (
     attention_backward,
     attention_weights,
     causal_mask,
+    flash_attention,
     layer_norm,
     merge_heads,
     one_hot,
@@ -943,6 +944,91 @@ CASES = [
         lambda: rotary_embedding(np.array([[1, 0]], np.float32)),
         Returns([[1, 0]], np.float32),
         "rotary_embedding-float32",
+    ),
+    # flash_attention(q, k, v, mask, causal, scale, block_size, workers)
+    *bad_array("flash_attention", flash_attention, "q", (3, 4), lambda q: (q, K, V)),
+    *bad_array("flash_attention", flash_attention, "v", (5, 6), lambda v: (Q, K, v)),
+    row(
+        lambda: flash_attention(Q, np.ones((5, 7)), V),
+        Raises(ValueError, "k", "share d_k", "(5, 7)"),
+        "flash_attention-d_k",
+    ),
+    row(
+        lambda: flash_attention(Q, K, np.ones((4, 6))),
+        Raises(ValueError, "v", "share n_k", "(4, 6)"),
+        "flash_attention-n_k",
+    ),
+    row(
+        lambda: flash_attention(Q, K, V, np.ones((3, 5))),
+        Raises(TypeError, "mask", "boolean", "float64"),
+        "flash_attention-mask",
+    ),
+    row(
+        lambda: flash_attention(Q, K, V, causal="no"),
+        Raises(TypeError, "causal", "True or False", "str"),
+        "flash_attention-causal",
+    ),
+    row(
+        lambda: flash_attention(Q, K, V, scale="1"),
+        Raises(TypeError, "scale", "real number", "str"),
+        "flash_attention-scale",
+    ),
+    row(
+        lambda: flash_attention(Q, K, V, block_size=0),
+        Raises(ValueError, "block_size", "positive int", "0"),
+        "flash_attention-bs-0",
+    ),
+    row(
+        lambda: flash_attention(Q, K, V, block_size=2.0),
+        Raises(TypeError, "block_size", "positive int", "float 2.0"),
+        "flash_attention-block_size-float",
+    ),
+    row(
+        lambda: flash_attention(Q, K, V, block_size=(1, 2, 3)),
+        Raises(ValueError, "block_size", "a pair (block_q, block_k)", "(1, 2, 3)"),
+        "flash_attention-block_size-triple",
+    ),
+    row(
+        lambda: flash_attention(Q, K, V, block_size=(2, 0)),
+        Raises(ValueError, "block_size[1]", "positive int", "got 0"),
+        "flash_attention-block_size-pair",
+    ),
+    row(
+        lambda: flash_attention(Q, K, V, workers=0),
+        Raises(ValueError, "workers", "positive int", "0"),
+        "flash_attention-workers-0",
+    ),
+    row(
+        lambda: flash_attention(Q, K, V, workers=None),
+        Raises(TypeError, "workers", "positive int", "None"),
+        "flash_attention-w-N",
+    ),
+    row(
+        lambda: flash_attention(Q, K, V, block_size=(2, 3), workers=2),
+        Returns(np.ones((3, 6))),
+        "flash_attention-tiles",
+    ),
+    row(
+        lambda: flash_attention([[1.0]], [[1e308], [-1e308]], [[1.0], [2.0]], scale=1),
+        Returns([[1.0]]),
+        "flash_attention-scores-of-large-spread",
+    ),
+    row(
+        lambda: flash_attention(
+            np.full((1, 64), 40, np.float16), np.full((2, 64), 40, np.float16), np.ones((2, 3), np.float16)
+        ),
+        Returns(np.ones((1, 3)), np.float16),
+        "flash_attention-float16-scaled-before-the-product",
+    ),
+    row(
+        lambda: flash_attention(np.full((2, 2), 1e200), np.full((3, 2), 1e200), np.ones((3, 2))),
+        Raises(ValueError, "q", "overflowed float64", "1e+200"),
+        "flash_attention-scores-overflow",
+    ),
+    row(
+        lambda: flash_attention(Q, K, V, np.zeros((3, 5), bool)),
+        Returns(np.zeros((3, 6))),
+        "flash_attention-fully-masked",
     ),
 ]
 
