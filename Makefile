@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export NO_MKDOCS_2_WARNING := 1
 
-.PHONY: install serve test build screenshots benchmark clean
+.PHONY: install serve test build screenshots benchmark benchmark-pages clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -34,6 +34,9 @@ $(VENV)/.bench-installed: $(STAMP)
 
 benchmark: $(VENV)/.bench-installed  ## time and memory of every attention, into docs/benchmarks/results.json (~20 min)
 	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(BIN)/python benchmarks/attention.py
+
+benchmark-pages: $(STAMP)  ## how long each page's code takes on one core (pages run in every test run)
+	$(BIN)/python benchmarks/pages.py
 
 clean:
 	rm -rf site .pytest_cache .hypothesis screenshots
