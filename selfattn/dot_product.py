@@ -181,8 +181,9 @@ def attention(q, k, v, mask=None, *, causal=False, scale=None):
 def _attention_weights(q, k, allowed, scale):
     """``softmax(scale * q @ k.T)`` over the keys where ``allowed`` (all if None).
 
-    ``q`` is scaled before the product, as PyTorch does, so that float16 scores that fit
-    after scaling do not overflow on the way.
+    ``q`` is scaled before the product (PyTorch scales ``q`` and ``k`` by ``sqrt(scale)``
+    each, also before it), so that float16 scores that fit after scaling do not overflow
+    on the way.
     """
     with np.errstate(over="ignore", invalid="ignore"):  # reported by name just below
         scores = (q * q.dtype.type(scale)) @ np.swapaxes(k, -1, -2)
