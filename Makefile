@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export NO_MKDOCS_2_WARNING := 1
 
-.PHONY: install serve test build screenshots benchmark benchmark-pages clean
+.PHONY: install serve test build screenshots benchmark benchmark-pages mutation clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -38,5 +38,12 @@ benchmark: $(VENV)/.bench-installed  ## time and memory of every attention, into
 benchmark-pages: $(STAMP)  ## how long each page's code takes on one core (pages run in every test run)
 	$(BIN)/python benchmarks/pages.py
 
+mutation: $(STAMP)  ## mutation testing of selfattn/ with mutmut (long; not part of make test)
+	$(BIN)/python -m pip install --quiet -e '.[test,mutation]'
+	rm -rf mutants
+	$(BIN)/mutmut run
+	$(BIN)/mutmut results  # the mutants not killed; `mutmut show NAME` shows one
+	$(BIN)/mutmut export-cicd-stats && cat mutants/mutmut-cicd-stats.json
+
 clean:
-	rm -rf site .pytest_cache .hypothesis screenshots
+	rm -rf site .pytest_cache .hypothesis screenshots mutants

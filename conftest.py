@@ -18,6 +18,8 @@ from sybil.parsers.markdown import PythonCodeBlockParser, SkipParser
 from sybil.parsers.rest import DocTestParser
 from sybil.sybil import SybilCollection
 
+from tests.digits import checked_print
+
 matplotlib.use("Agg")  # pages that plot must not need a screen
 PRINT_DEFAULTS = np.get_printoptions()
 
@@ -30,14 +32,27 @@ def fresh_interpreter(namespace):
     plt.close("all")
 
 
+def machine_independent_digits(namespace):
+    """A page's ``print`` first checks that the digits it shows hold on any machine
+    (tests/digits.py): no last digit that another BLAS or CPU would print otherwise."""
+    namespace["print"] = checked_print
+
+
 markdown = [PythonCodeBlockParser(), SkipParser()]
+runs = {"setup": machine_independent_digits, "teardown": fresh_interpreter}
 pytest_collect_file = SybilCollection(
     [
-        Sybil(markdown, path="docs", patterns=["*.md"], teardown=fresh_interpreter, name="docs"),
-        Sybil(markdown, filenames=["README.md"], teardown=fresh_interpreter, name="readme"),
-        Sybil([DocTestParser()], path="selfattn", patterns=["*.py"], teardown=fresh_interpreter, name="docstrings"),
+        Sybil(markdown, path="docs", patterns=["*.md"], name="docs", **runs),
+        Sybil(markdown, filenames=["README.md"], name="readme", **runs),
+        Sybil([DocTestParser()], path="selfattn", patterns=["*.py"], name="docstrings", **runs),
     ]
 ).pytest()
+
+
+def pytest_configure(config):
+    """A page's example needs the blocks above it, so asking for one example by its id runs
+    its whole page (mutmut, for one, reruns the tests that cover a mutant by id)."""
+    config.args[:] = dict.fromkeys(re.sub(r"::sybil:.*", "", arg) for arg in config.args)
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -73,10 +73,13 @@ def test_padding_mask_broadcasts_over_queries():
         np.testing.assert_allclose(weights[b, :, :length], attention_weights(q[b], k[b, :length]), rtol=0, atol=1e-15)
 
 
-def test_padding_mask_with_head_axis_broadcasts_over_heads():
-    mask = padding_mask([2, 4], 4)[:, None]
+def test_padding_mask_with_head_axis_hides_the_padding_from_every_head():
+    """Equal scores everywhere (q and k all ones): each real key gets 1 / length, for every head and query."""
+    mask = padding_mask([2, 4], 4)[:, None]  # (batch, 1, 1, n_k)
     assert mask.shape == (2, 1, 1, 4)
-    assert np.broadcast_shapes(mask.shape, (2, 3, 5, 4)) == (2, 3, 5, 4)
+    weights = attention_weights(np.ones((2, 3, 5, 6)), np.ones((2, 3, 4, 6)), mask)  # 3 heads, 5 queries
+    np.testing.assert_array_equal(weights[0], np.broadcast_to([0.5, 0.5, 0, 0], (3, 5, 4)))
+    np.testing.assert_array_equal(weights[1], np.full((3, 5, 4), 0.25))
 
 
 @pytest.mark.parametrize(

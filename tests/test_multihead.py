@@ -5,7 +5,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from selfattn import MultiHeadAttention, attention_weights, causal_mask, merge_heads, padding_mask, split_heads
+from selfattn import MultiHeadAttention, causal_mask, merge_heads, padding_mask, split_heads
 
 
 def normal(seed, *shape):
@@ -167,18 +167,50 @@ def test_padding_mask_with_head_axis():
     np.testing.assert_allclose(output[0], mha(x[0]), rtol=1e-12, atol=1e-13)
 
 
-def test_per_head_mask():
-    mha = MultiHeadAttention.init(6, 3, rng=0)
-    x = normal(1, 4, 6)
-    mask = normal(2, 3, 4, 4) > 0
-    mask[..., 0] = True
-    _, weights = mha(x, mask=mask, return_weights=True)
-    np.testing.assert_array_equal(weights[~mask], 0.0)
-    d_head = 2
-    q, k = (split_heads(x @ w, 3) for w in (mha.w_q, mha.w_k))
-    for h in range(3):
-        np.testing.assert_allclose(weights[h], attention_weights(q[h], k[h], mask[h]), rtol=1e-14)
-        assert q[h].shape == (4, d_head)
+def arange_mha():
+    """d_model = 4, n_heads = 2 (d_head = 2), weights you can multiply on paper.
+
+    With x the first two rows of the identity, q = x @ w_q is the first two rows of w_q:
+    [[0, 1, 2, 3], [4, 5, 6, 7]], and so is v; the keys are the first two rows of the
+    identity. Head 0 (features 0, 1) scores [0, 1] for token 0 and [4, 5] for token 1,
+    times 1 / sqrt(2): the same weights for both, [a, 1 - a] with a = 1 / (1 + e^(1/sqrt 2)).
+    Head 1 (features 2, 3) meets keys of zeros: weights [1/2, 1/2].
+    """
+    arange = np.arange(16.0).reshape(4, 4)
+    return MultiHeadAttention(n_heads=2, w_q=arange, w_k=np.eye(4), w_v=arange, w_o=arange, b_o=np.arange(4.0))
+
+
+X_TWO = np.eye(4)[:2]
+A = 1 / (1 + np.exp(1 / np.sqrt(2)))
+
+
+def test_hand_computed_weights_and_output():
+    output, weights = arange_mha()(X_TWO, return_weights=True)
+    np.testing.assert_allclose(weights, [[[A, 1 - A]] * 2, [[0.5, 0.5]] * 2], rtol=1e-15)
+    # head 0 averages v's features 0, 1: A * [0, 1] + (1 - A) * [4, 5]; head 1 averages 2, 3 evenly: [4, 5]
+    # merged m = [4 - 4A, 5 - 4A, 4, 5]; with w_o[i, j] = 4 i + j, (m @ w_o)_j = 4 sum_i i m_i + j sum_i m_i;
+    # sum_i m_i = 18 - 8A and sum_i i m_i = 28 - 4A; then b_o adds j
+    expected = 4 * (28 - 4 * A) + np.arange(4) * (18 - 8 * A) + np.arange(4)
+    np.testing.assert_allclose(output, [expected, expected], rtol=1e-14)
+
+
+def test_hand_computed_per_head_mask():
+    """Hide key 1 from head 0 only: head 0 takes token 0's value, [0, 1]; head 1 is unchanged."""
+    mask = np.array([[[True, False]] * 2, [[True, True]] * 2])  # (n_heads, n_q, n_k)
+    output, weights = arange_mha()(X_TWO, mask=mask, return_weights=True)
+    np.testing.assert_array_equal(weights, [[[1, 0]] * 2, [[0.5, 0.5]] * 2])
+    # merged = [0, 1, 4, 5]: sum_i m_i = 10, sum_i i m_i = 1 + 8 + 15 = 24
+    expected = 4 * 24 + np.arange(4) * 10 + np.arange(4)
+    np.testing.assert_array_equal(output, [expected, expected])
+
+
+def test_hand_computed_cross_attention_and_biases():
+    """Keys and values from a context of one token: every query takes its value, whatever the scores."""
+    mha = dataclasses.replace(arange_mha(), b_v=np.ones(4), b_q=np.full(4, 7.0))
+    context = np.eye(4)[3:]  # v = row 3 of w_v + b_v = [13, 14, 15, 16]
+    output = mha(X_TWO, context)
+    # merged = [13, 14, 15, 16]: sum_i m_i = 58, sum_i i m_i = 14 + 30 + 48 = 92; b_o adds j
+    np.testing.assert_array_equal(output, [4 * 92 + np.arange(4) * 59] * 2)
 
 
 def test_bias_false_gives_no_biases():
