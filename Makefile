@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export NO_MKDOCS_2_WARNING := 1
 
-.PHONY: install serve test build screenshots benchmark benchmark-pages mutation clean
+.PHONY: install serve test build screenshots benchmark benchmark-pages budgets mutation clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -45,5 +45,8 @@ mutation: $(STAMP)  ## mutation testing of selfattn/ with mutmut (long; not part
 	$(BIN)/mutmut results  # the mutants not killed; `mutmut show NAME` shows one
 	$(BIN)/mutmut export-cicd-stats && cat mutants/mutmut-cicd-stats.json
 
+budgets: $(STAMP)  ## time the cold build, rebuilds, serve's reload and make test against their budgets (~5 min)
+	$(BIN)/python benchmarks/build.py
+
 clean:
-	rm -rf site .pytest_cache .hypothesis screenshots mutants
+	rm -rf site .pytest_cache .hypothesis screenshots mutants .cache

@@ -66,28 +66,25 @@ def pytest_runtest_makereport(item, call):
         report.longrepr = f"skipped, but SELFATTN_NO_SKIPS=1 makes every skip a failure: {reason}"
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_xdist_make_scheduler(config, log):
-    """Hand out the tests to pytest-xdist's workers a file at a time (a page's blocks share
-    a namespace), except the browser checks, handed out a shard of pages at a time so that
-    the workers share them."""
-    from xdist.scheduler import LoadScopeScheduling
-
-    class ByFile(LoadScopeScheduling):
-        def _split_scope(self, nodeid):
-            shard = re.search(r"\[(shard\d+)", nodeid)
-            return nodeid.split("::")[0] + (f"::{shard[1]}" if shard else "")
-
-    return ByFile(config, log)
-
-
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
 def pytest_collection_modifyitems(items):
-    """Run the build test first, so the site is built while the other worker runs the unit
-    and page tests, and the other files that need the site last, when it is ready (the
-    units are handed out in this order: ``--no-loadscope-reorder``)."""
-    need_site = {item.path for item in items if "site" in item.fixturenames}
+    """Group and order the tests for pytest-xdist's workers (``--dist loadgroup``, handed
+    out in this order: ``--no-loadscope-reorder``).
+
+    A page's examples share a namespace, so each file outside ``tests/`` (a page, the
+    README, a module's docstrings) goes to one worker whole; the tests in ``tests/`` go one
+    by one, except the groups they declare themselves (the browser checks, a shard of
+    pages at a time) and the build tests. Those come first, to one worker, so the site is
+    built while the other worker runs the unit and page tests; the other tests that need
+    the site come last, when it is ready.
+    """
+    root = os.path.dirname(os.path.abspath(__file__))
+    for item in items:
+        path = os.path.relpath(item.path, root)
+        if not path.startswith("tests" + os.sep) or item.path.name == "test_build.py":
+            item.add_marker(pytest.mark.xdist_group(path))
 
     def order(item):
-        return 0 if item.path.name == "test_build.py" else 2 if item.path in need_site else 1
+        return 0 if item.path.name == "test_build.py" else 2 if "site" in item.fixturenames else 1
 
     items.sort(key=order)

@@ -29,7 +29,7 @@ if browser.unavailable():  # one line for the whole module, instead of one per t
 
 HOME_LIMIT = 1_000_000
 PAGE_LIMIT = 2_000_000
-SHARDS = 2  # the pages are checked in shards, one per pytest-xdist worker (see conftest.py)
+SHARDS = 2  # the pages are checked in shards, each in one pytest-xdist worker (see conftest.py)
 
 
 @pytest.fixture(scope="session")
@@ -59,7 +59,11 @@ def inspector(chromium):
         yield running
 
 
-@pytest.fixture(scope="session", params=range(SHARDS), ids=lambda shard: f"shard{shard}")
+@pytest.fixture(
+    scope="session",
+    params=[pytest.param(shard, marks=pytest.mark.xdist_group(f"browser-shard{shard}")) for shard in range(SHARDS)],
+    ids=lambda shard: f"shard{shard}",
+)
 def reports(request, inspector, pages):
     """Every page of one shard opened once and put through every check: {page name: PageReport}."""
     return {page.name: inspector.inspect(page.url, page.status) for page in pages[request.param :: SHARDS]}

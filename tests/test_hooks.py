@@ -12,6 +12,7 @@ import matplotlib.image
 import nbformat
 import pytest
 from mkdocs.config import load_config
+from mkdocs.exceptions import PluginError
 from mkdocs.structure.files import get_files
 from mkdocs.structure.pages import Page
 from sitebuild import HOOKS, load_hook
@@ -232,13 +233,14 @@ import matplotlib.pyplot as plt
 
 @pytest.fixture
 def project(tmp_path, monkeypatch):
-    """A small site with two pages that draw and a ``selfattn/`` of its own, its build
-    cache in ``cache/``."""
+    """A small site with two pages that draw, the second from a data file, and a
+    ``selfattn/`` of its own, its build cache in ``cache/``."""
     (tmp_path / "docs").mkdir()
     (tmp_path / "selfattn").mkdir()
     (tmp_path / "selfattn" / "__init__.py").write_text("ONE = 1\n")
-    for name in ("a", "b"):
-        (tmp_path / "docs" / f"{name}.md").write_text(DRAWING_PAGE.format(title=f"Page {name}", code="x = 1"))
+    (tmp_path / "docs" / "a.md").write_text(DRAWING_PAGE.format(title="Page a", code="x = 1"))
+    (tmp_path / "docs" / "b.md").write_text(DRAWING_PAGE.format(title="Page b", code='x = open("data.json").read()'))
+    (tmp_path / "docs" / "data.json").write_text("[1]")
     monkeypatch.setenv("SELFATTN_BUILD_CACHE", str(tmp_path / "cache"))
     return tmp_path
 
@@ -289,6 +291,8 @@ def test_figures_are_drawn_again_only_when_the_code_that_draws_them_changes(proj
     assert drawn_by_a_build(project, monkeypatch) == []  # prose
     (docs / "a.md").write_text(DRAWING_PAGE.format(title="Page a", code="x = 2"))
     assert drawn_by_a_build(project, monkeypatch) == ["a.md"]  # code: that page only
+    (docs / "data.json").write_text("[2]")
+    assert drawn_by_a_build(project, monkeypatch) == ["b.md"]  # the data a page reads
     package.write_text("ONE = 1.0\n")
     assert drawn_by_a_build(project, monkeypatch) == ["a.md", "b.md"]  # selfattn: every page
     assert len(list((project / "cache" / "figures").glob("*.json"))) == 2  # one result per page
@@ -319,6 +323,15 @@ def ran_by_a_build(folder, monkeypatch, source):
     executed = nbformat.read(file.abs_src_path, as_version=4)
     config.plugins.on_post_build(config=config)
     return bool(ran), [cell.outputs[0].text for cell in hook.code_cells(executed)]
+
+
+def test_a_notebook_cell_that_raises_stops_the_build(tmp_path):
+    hook = load_hook("notebooks")
+    cells = [nbformat.v4.new_code_cell("print(1)"), nbformat.v4.new_code_cell("1 / 0")]
+    notebook = nbformat.v4.new_notebook(cells=cells)
+    with pytest.raises(PluginError, match="ZeroDivisionError"):
+        hook.execute(notebook, str(tmp_path))
+    assert notebook.cells[0].outputs[0].text == "1\n"  # it did run, in a kernel
 
 
 def test_a_notebook_runs_again_only_when_its_code_changes(project, monkeypatch):

@@ -1,10 +1,15 @@
-"""The GitHub Actions workflows are valid, test every change, and publish the site only from main.
+"""CI is defined once, in ``.ci/run``; the GitHub Actions workflow runs it on every change
+and publishes the site only from main.
 
 ``check-jsonschema`` validates each workflow against GitHub's workflow schema, which it
 ships with it (``--builtin-schema vendor.github-workflows``), so the check needs no network.
-The YAML is then read with PyYAML to check what matters to this project.
+What CI does is then checked by doing it: the ``run`` steps of each job (and ``.ci/run``
+on its own, as on a developer's machine) run in a copy of the repository's scripts with
+stand-ins for ``apt-get``, ``make`` and pip that write down what they were asked.
 """
 
+import shlex
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +20,11 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.y*ml"))
 ON_MAIN = "github.event_name == 'push' && github.ref == 'refs/heads/main'"
+CPU_WHEELS = "https://download.pytorch.org/whl/cpu"
+STAND_IN = """#!/bin/sh
+echo "$(basename "$0") $* | SELFATTN_NO_SKIPS=${SELFATTN_NO_SKIPS:-}" >> "$CALLS"
+"""
+SUDO = '#!/bin/sh\nexec "$@"\n'
 
 
 def check_workflow(path):
@@ -49,6 +59,57 @@ def steps_using(action):
     ]
 
 
+def run_in_sandbox(tmp_path, commands, env=None, chromium=False):
+    """Run shell ``commands`` (each as a step would) in a copy of the repository's ``.ci/``,
+    with only stand-ins on the PATH (and ``chromium`` among them if it is "installed");
+    return each stand-in's calls, in order, as ``"make test | SELFATTN_NO_SKIPS=1"``."""
+    shutil.copytree(ROOT / ".ci", tmp_path / ".ci")
+    stand_ins = tmp_path / "bin"
+    stand_ins.mkdir()
+    for name in ["apt-get", "make"] + ["chromium"] * chromium:
+        (stand_ins / name).write_text(STAND_IN)
+    (stand_ins / "sudo").write_text(SUDO)
+    (tmp_path / ".venv" / "bin").mkdir(parents=True)
+    (tmp_path / ".venv" / "bin" / "python").write_text(STAND_IN)
+    for path in [*stand_ins.iterdir(), tmp_path / ".venv" / "bin" / "python"]:
+        path.chmod(0o755)
+    for tool in ["bash", "dirname", "basename", "id"]:  # what the scripts need besides the stand-ins
+        (stand_ins / tool).symlink_to(shutil.which(tool))
+    calls = tmp_path / "calls"
+    calls.touch()
+    for command in commands:
+        environment = {"PATH": str(stand_ins), "HOME": str(tmp_path), "CALLS": str(calls), **(env or {})}
+        result = subprocess.run(
+            ["/bin/bash", "-e", "-c", command], cwd=tmp_path, env=environment, capture_output=True, text=True
+        )
+        assert result.returncode == 0, f"{command!r} failed:\n{result.stdout}{result.stderr}"
+    return calls.read_text().splitlines()
+
+
+def run_job(tmp_path, job, workflow):
+    """The ``run`` steps of a job, with the environment GitHub would give them."""
+    commands = [step["run"] for step in job.get("steps", []) if "run" in step]
+    env = {**workflow.get("env", {}), **job.get("env", {})}
+    return run_in_sandbox(tmp_path, commands, {key: str(value) for key, value in env.items()})
+
+
+def jobs_that_test(tmp_path):
+    """Every job that runs the tests, with what its steps did."""
+    found = []
+    for number, path in enumerate(WORKFLOWS):
+        workflow = load(path)
+        for name, job in workflow["jobs"].items():
+            calls = run_job(tmp_path / f"{number}-{name}", job, workflow)
+            if any(call.startswith("make test ") for call in calls):
+                found.append((workflow, job, calls))
+    return found
+
+
+def index_of(calls, start):
+    """Where the first call that starts with ``start`` is."""
+    return next(i for i, call in enumerate(calls) if call.startswith(start))
+
+
 def test_there_is_a_workflow():
     assert WORKFLOWS, "no workflow in .github/workflows"
 
@@ -78,39 +139,36 @@ def test_checker_rejects_a_broken_workflow(tmp_path, broken, complaint):
     assert complaint in result.stdout
 
 
-def test_every_push_and_pull_request_runs_make_test():
-    runs_make_test = []
-    for path in WORKFLOWS:
-        workflow = load(path)
-        triggers = workflow["on"]
-        triggers = [triggers] if isinstance(triggers, str) else list(triggers)
-        for job in workflow["jobs"].values():
-            if any("make test" in step.get("run", "") for step in job.get("steps", [])):
-                runs_make_test.append((triggers, job))
-    assert runs_make_test, "no step runs `make test`"
-    for triggers, job in runs_make_test:
-        assert {"push", "pull_request"} <= set(triggers)
-        # Whatever runs the tests on a push must also run them on a pull request.
-        assert "if" not in job
+def test_ci_installs_chromium_and_cpu_torch_then_tests_with_no_skips(tmp_path):
+    (found,) = jobs_that_test(tmp_path)
+    workflow, job, calls = found
+    assert any(call.startswith("apt-get install") and " chromium " in call for call in calls), calls
+    (torch,) = [call for call in calls if call.startswith("python -m pip install")]
+    assert "torch==2.13.0" in shlex.split(torch) and f"--index-url {CPU_WHEELS}" in torch, torch
+    assert index_of(calls, "make install") < index_of(calls, "python -m pip") < index_of(calls, "make test")
+    assert calls[index_of(calls, "make test")] == "make test | SELFATTN_NO_SKIPS=1"  # nothing optional
+    triggers = workflow["on"]
+    assert {"push", "pull_request"} <= set([triggers] if isinstance(triggers, str) else triggers)
+    assert "if" not in job  # whatever tests a push also tests a pull request
 
 
-def test_no_skips_only_where_chromium_and_torch_are_installed():
-    for _, _, job in all_jobs():
-        if str(job.get("env", {}).get("SELFATTN_NO_SKIPS")) != "1":
-            continue
-        commands = "\n".join(step.get("run", "") for step in job.get("steps", []))
-        assert "apt-get install" in commands and "chromium" in commands
-        assert "torch==2.13.0" in commands
+def test_ci_runs_unchanged_on_a_machine_with_chromium_and_a_local_index(tmp_path):
+    calls = run_in_sandbox(tmp_path, ["bash .ci/run"], chromium=True)
+    assert calls == [
+        "make install | SELFATTN_NO_SKIPS=",
+        "python -m pip install --quiet torch==2.13.0 | SELFATTN_NO_SKIPS=",
+        "make test | SELFATTN_NO_SKIPS=1",
+    ]
 
 
-def test_site_is_built_strictly_and_uploaded_from_main():
+def test_site_is_built_strictly_after_the_tests_and_uploaded_from_main(tmp_path):
+    (_, job, calls) = jobs_that_test(tmp_path)[0]
+    assert index_of(calls, "make test") < index_of(calls, "make build")
     (_, build_job, upload), = steps_using("actions/upload-pages-artifact")
-    assert upload["with"]["path"] == "site"
+    assert build_job == job and upload["with"]["path"] == "site"
     assert upload.get("if") == ON_MAIN or build_job.get("if") == ON_MAIN
-    commands = [step.get("run", "") for step in build_job["steps"]]
-    assert any("make build" in command for command in commands)
-    makefile = (ROOT / "Makefile").read_text()
-    assert "mkdocs build --strict" in makefile.split("\nbuild:")[1].split("\n\n")[0]
+    dry_run = subprocess.run(["make", "-n", "build"], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert "mkdocs build --strict" in dry_run.stdout, dry_run.stdout
 
 
 def test_deploy_job_publishes_to_pages_only_from_main():
@@ -138,3 +196,4 @@ def test_actions_are_pinned_to_a_major_version():
             if "uses" in step:
                 _, _, version = step["uses"].partition("@")
                 assert version.startswith("v") and version[1:].isdigit(), f"{job_name}: {step['uses']}"
+

@@ -2,7 +2,8 @@
 
 A page's figures (``pages.py``) and a notebook's outputs (``notebooks.py``) are each stored
 as one JSON file named by the hash of everything that made them: the code that runs, the
-code that runs it, the sources of ``selfattn`` and the versions of Python, numpy and
+files of ``docs/`` that code names (data it reads, such as ``benchmarks/results.json``),
+the code that runs it, the sources of ``selfattn`` and the versions of Python, numpy and
 matplotlib. So a prose edit finds every result here, a code edit reruns that page only,
 and a change to ``selfattn/`` reruns every page.
 
@@ -29,18 +30,19 @@ def folder(config):
     return Path(setting) if setting else Path(config.config_file_path).parent / ".cache" / "build"
 
 
-def sources_hash(package):
-    """The hash of every file of ``package`` (a folder), names and contents."""
+def files_hash(folder, paths):
+    """The hash of ``paths`` (files in ``folder``), names and contents."""
     digest = hashlib.sha256()
-    for path in sorted(package.rglob("*.py")):
-        digest.update(path.relative_to(package).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    for path in sorted(paths):
+        digest.update(path.relative_to(folder).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()
 
 
 class Results:
     """One kind of result (``figures``, ``notebooks``), in a folder of its own.
 
-    ``key(...)`` hashes its arguments (JSON) with the ``selfattn`` sources and the versions;
+    ``key(code, ...)`` hashes the code (a list of blocks or cells), the files of ``docs/``
+    it names and its other arguments (JSON) with the ``selfattn`` sources and the versions;
     ``get(key)`` returns what ``put(key, value)`` stored, in this build or an earlier one, or
     None. ``forget_unused()`` deletes the results this build did not use, so the folder
     holds one result per page.
@@ -50,17 +52,21 @@ class Results:
         base = folder(config)
         self.folder = base / kind if base else None
         package = Path(config.config_file_path).parent / "selfattn"
+        self.docs = Path(config.docs_dir)
+        self.data = [path for path in self.docs.rglob("*") if path.is_file() and path.suffix not in (".md", ".ipynb")]
         self.salt = [
             kind,
-            sources_hash(package),
+            files_hash(package, package.rglob("*.py")),
             platform.python_version(),
             version("numpy"),
             version("matplotlib"),
         ]
         self.used = set()
 
-    def key(self, *parts):
-        return hashlib.sha256(json.dumps([*self.salt, *parts]).encode()).hexdigest()
+    def key(self, code, *parts):
+        text = "\n".join(code)
+        named = files_hash(self.docs, [path for path in self.data if path.name in text])
+        return hashlib.sha256(json.dumps([*self.salt, code, named, *parts]).encode()).hexdigest()
 
     def _path(self, key):
         path = self.folder / f"{key}.json"

@@ -2,10 +2,11 @@
 change of their code, then turned into HTML by mkdocs-jupyter.
 
 mkdocs-jupyter would run every notebook on every build (``execute: true``); it runs none
-(``execute: false``) and this hook runs them instead, keeping each notebook's outputs in
+(``execute: false``) and this hook runs them instead, in the background while MkDocs reads
+the other pages, a cell that raises stopping the build. Each notebook's outputs are kept in
 the build cache (``build_cache.py``) under the hash of its code cells: a prose edit runs no
 code, a code edit runs that notebook again, a change to ``selfattn/`` runs every notebook.
-mkdocs-jupyter's own cache of the HTML it makes lives beside ours and is off when ours is.
+mkdocs-jupyter's own cache of the HTML it makes lives beside ours, and is off when ours is.
 """
 
 import ast
@@ -19,8 +20,8 @@ import tempfile
 from html import escape
 from pathlib import Path
 
+import build_cache
 import nbformat
-from build_cache import Results
 from mkdocs.exceptions import PluginError
 from mkdocs.plugins import event_priority
 from mkdocs.structure.files import File, Files
@@ -34,20 +35,10 @@ NBCONVERT_ALT = 'alt="No description has been provided for this image"'
 FIGURE_LABEL = re.compile(r"""\bnum\s*=\s*("(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')""")
 STYLE = re.compile(r"<style[^>]*>(.*?)</style>", re.DOTALL)
 
-cache = None  # Results: the outputs of earlier builds
-runs = {}  # src_uri -> the Future of its executed notebook
+cache = None  # build_cache.Results: the outputs of earlier builds
+runs = {}  # src_uri -> (its key in the cache, its outputs or the Future of them)
 executor = None  # the thread that talks to the kernels
-folder = None  # a temporary folder for the executed notebooks mkdocs-jupyter reads
-
-
-def on_config(config):
-    """Point mkdocs-jupyter's cache of the HTML it makes into ours, or turn it off with ours."""
-    results = Results(config, "notebooks")
-    jupyter = config.plugins["mkdocs-jupyter"].config
-    jupyter["cache"] = results.folder is not None
-    if results.folder is not None:
-        jupyter["cache_dir"] = str(results.folder.parent / "mkdocs-jupyter")
-    return config
+executed = None  # a temporary folder: the notebooks with their outputs, which mkdocs-jupyter reads
 
 
 def code_cells(notebook):
@@ -65,14 +56,32 @@ def execute(notebook, cwd):
     return [{"outputs": cell.outputs, "execution_count": cell.execution_count} for cell in code_cells(notebook)]
 
 
+def stop(wait):
+    """Stop the thread that runs the kernels (waiting for it, or not); delete the temporary folder."""
+    if executor is not None:
+        executor.shutdown(wait=wait, cancel_futures=True)
+    if executed is not None:
+        shutil.rmtree(executed, ignore_errors=True)
+
+
+def on_config(config):
+    """Point mkdocs-jupyter's cache of the HTML it makes into ours, or turn it off with ours."""
+    folder = build_cache.folder(config)
+    jupyter = config.plugins["mkdocs-jupyter"].config
+    jupyter["cache"] = folder is not None
+    if folder is not None:
+        jupyter["cache_dir"] = str(folder / "mkdocs-jupyter")
+    return config
+
+
 def on_files(files, config):
     """Start running each notebook page whose outputs the cache lacks, in the background,
     and put the notebook pages last: MkDocs reads the pages in this order, so it reads the
     others while the kernels run."""
-    global cache, executor, folder
-    cache = Results(config, "notebooks")
+    global cache, executor, executed
+    cache = build_cache.Results(config, "notebooks")
     executor = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="notebooks")
-    folder = Path(tempfile.mkdtemp(prefix="selfattn-notebooks-"))
+    executed = Path(tempfile.mkdtemp(prefix="selfattn-notebooks-"))
     runs.clear()
     for file in files.documentation_pages():
         if not file.src_uri.endswith(".ipynb"):
@@ -90,8 +99,8 @@ def on_files(files, config):
 
 @event_priority(50)  # before mkdocs-jupyter, which reads the notebook at page.file.abs_src_path
 def on_pre_page(page, config, files):
-    """Wait for the page's outputs, write the notebook with them, and have mkdocs-jupyter
-    read that one."""
+    """Wait for the page's outputs (and keep them in the cache), write the notebook with
+    them into a temporary folder, and have mkdocs-jupyter read that one."""
     if page.file.src_uri not in runs:
         return page
     key, outputs = runs.pop(page.file.src_uri)
@@ -105,10 +114,10 @@ def on_pre_page(page, config, files):
     for cell, run in zip(code_cells(notebook), outputs, strict=True):
         cell.outputs = [nbformat.from_dict(output) for output in run["outputs"]]
         cell.execution_count = run["execution_count"]
-    executed = folder / page.file.src_uri
-    executed.parent.mkdir(parents=True, exist_ok=True)
-    nbformat.write(notebook, executed)
-    page.file.abs_src_path = str(executed)
+    path = executed / page.file.src_uri
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(notebook, path)
+    page.file.abs_src_path = str(path)
     return page
 
 
@@ -139,16 +148,10 @@ def on_page_content(html, page, config, files):
 
 
 def on_post_build(config):
+    """Delete the outputs of the cache this build did not use, and the temporary folder."""
     cache.forget_unused()
     stop(wait=True)
 
 
 def on_build_error(error):
     stop(wait=False)
-
-
-def stop(wait):
-    if executor is not None:
-        executor.shutdown(wait=wait, cancel_futures=True)
-    if folder is not None:
-        shutil.rmtree(folder, ignore_errors=True)

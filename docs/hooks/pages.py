@@ -240,7 +240,7 @@ def on_files(files, config):
             extra = pages[page_file.src_uri] = Extras(notebook_uri, pieces)
             extra.draws = any("matplotlib" in block for block in extra.code)
             if extra.draws:
-                extra.key = cache.key(drawing_script, extra.code)
+                extra.key = cache.key(extra.code, drawing_script)
                 extra.figures = cache.get(extra.key)
     drawing = [uri for uri, extra in pages.items() if extra.draws and extra.figures is None]
     drawer = None
