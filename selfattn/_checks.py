@@ -100,7 +100,7 @@ def batch_shape(arrays, core_ndim=2):
 
 def _and(words):
     """``["a", "b", "c"]`` -> ``"a, b and c"``."""
-    return " and ".join([", ".join(words[:-1]), words[-1]] if len(words) > 1 else words)
+    return f"{', '.join(words[:-1])} and {words[-1]}" if len(words) > 1 else words[0]
 
 
 def overflow_error(what, dtype, inputs):

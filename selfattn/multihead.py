@@ -151,10 +151,8 @@ class MultiHeadAttention:
     def __eq__(self, other):
         if type(other) is not type(self):
             return NotImplemented
-        return self.n_heads == other.n_heads and all(
-            (a is None and b is None) or (a is not None and b is not None and np.array_equal(a, b))
-            for a, b in ((getattr(self, f.name), getattr(other, f.name)) for f in fields(self) if f.name != "n_heads")
-        )
+        # field by field: n_heads, the arrays, and None (no bias) equals only None
+        return all(np.array_equal(getattr(self, f.name), getattr(other, f.name)) for f in fields(self))
 
     __hash__ = None  # equal instances must hash alike, and arrays have no hash
 

@@ -270,6 +270,22 @@ CASES = [
         "self_attention_loops-scores-overflow",
     ),
     row(
+        # +inf and -inf in one dot product: NaN, which is reported as the overflow it comes from
+        lambda: self_attention_loops([[1e200, 1e200], [1e200, -1e200]]),
+        Raises(ValueError, "x", "overflowed float64", "1e+200"),
+        "self_attention_loops-scores-overflow-both-ways",
+    ),
+    row(
+        lambda: self_attention([[1e200, 1e200], [1e200, -1e200]]),
+        Raises(ValueError, "x", "overflowed float64", "1e+200"),
+        "self_attention-scores-overflow-both-ways",
+    ),
+    row(
+        lambda: attention_weights([[1e200, 1e200]], [[1e200, -1e200]]),
+        Raises(ValueError, "k", "overflowed float64", "1e+200"),
+        "attention_weights-scores-overflow-both-ways",
+    ),
+    row(
         lambda: self_attention(np.full((2, 2), 1e200)),
         Raises(ValueError, "x", "overflowed float64", "1e+200"),
         "self_attention-scores-overflow",
@@ -1071,3 +1087,23 @@ def test_overflow_advises_float64_only_to_narrower_floats(dtype, advice):
         with pytest.raises(ValueError, match=f"overflowed {np.dtype(dtype).name}") as info:
             call()
         assert ("compute in float64" in str(info.value)) == advice, str(info.value)
+
+
+def test_overflow_messages_name_the_callers_arguments_in_full():
+    big = np.full((2, 4), 1e200)
+    largest = "(largest finite value 1.8e+308); got"
+    for self_attention_version in (self_attention, self_attention_loops):
+        with pytest.raises(ValueError) as info:
+            self_attention_version(big)
+        assert (
+            str(info.value) == f"the scores x @ x.T overflowed float64 {largest} x of magnitude up to 1e+200: rescale x"
+        )
+    with pytest.raises(ValueError) as info:
+        attention(big, big, big)
+    expected = (
+        f"the scores scale * q @ k.T overflowed float64 {largest} q and k of magnitude up to 1e+200: rescale q and k"
+    )
+    assert str(info.value) == expected
+    with pytest.raises(ValueError) as info:
+        attention(np.ones((2, 3, 4)), np.ones((5, 4)), np.ones((7, 5, 6)))
+    assert str(info.value) == "q, k and v must have broadcastable batch axes; got q (2, 3, 4), k (5, 4) and v (7, 5, 6)"

@@ -353,8 +353,11 @@ def test_frozen_and_equal_by_value():
     changed = dataclasses.replace(mha, b_o=np.ones(4))
     assert changed != mha
     np.testing.assert_array_equal(changed.b_o, np.ones(4))
-    assert dataclasses.replace(mha, b_o=None) != mha
+    assert dataclasses.replace(mha, b_o=None) != mha and mha != dataclasses.replace(mha, b_o=None)
     assert MultiHeadAttention(**{**vars(mha), "n_heads": 1}) != mha
+    no_bias = MultiHeadAttention.init(4, 2, rng=0, bias=False)
+    assert no_bias == dataclasses.replace(no_bias) and no_bias != mha
+    assert (mha == "mha") is False and (mha != "mha") is True
     with pytest.raises(ValueError, match=r"b_o must have shape \(d_model,\); got shape \(3, 4\)"):
         dataclasses.replace(mha, b_o=np.ones((3, 4)))
 
