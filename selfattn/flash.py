@@ -1,5 +1,6 @@
 """Attention without the n x n matrix: blocked, with an online softmax (FlashAttention)."""
 
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -9,17 +10,20 @@ from .dot_product import _check_scores
 
 
 def flash_attention(q, k, v, mask=None, *, causal=False, scale=None, block_size=(256, 512), workers=1):
-    """`attention` computed a block at a time, never holding the n_q x n_k weights.
+    """`attention` computed a tile at a time, never holding the n_q x n_k weights.
 
     The queries are cut into blocks of ``block_q`` rows and the keys into blocks of
-    ``block_k``. For each query block, the key blocks are visited in turn, and an
-    online softmax keeps, per query, the running maximum ``m`` of the scores seen so
-    far, the running sum ``l`` of their ``exp(score - m)``, and the running weighted sum
-    of the values; when ``m`` grows, ``l`` and the weighted sum are rescaled by
-    ``exp(m_old - m_new)``, which is exact. The output is the weighted sum divided by
-    ``l`` (the algorithm of FlashAttention, Dao et al., 2022). Extra memory is one
-    ``block_q x block_k`` tile of scores per worker, plus the output. With
-    ``causal=True``, key blocks entirely in a query block's future are skipped.
+    ``block_k``. For each block of queries the blocks of keys are visited in turn, and an
+    online softmax keeps, per query, the running maximum ``m`` of the scores seen so far,
+    the running sum ``l`` of their ``exp(score - m)`` and the running sum of the values
+    weighted by them; when ``m`` grows, both sums are rescaled by ``exp(m_old - m_new)``,
+    which is exact. The output is the weighted sum divided by ``l`` (the algorithm of
+    FlashAttention, Dao et al., 2022). With ``causal=True`` the blocks of keys wholly in a
+    block of queries' future are skipped. Where the Cauchy-Schwarz bound
+    ``|scale q_i| max_j |k_j|`` shows that no score of a block of queries can come near
+    overflowing ``exp``, that block skips the maximum and the rescaling: a softmax does not
+    change when its scores shift. Extra memory: the output, a copy of ``v`` with a column
+    of ones, and one tile of scores per worker; never ``n_q x n_k``.
 
     Parameters
     ----------
@@ -91,9 +95,19 @@ def _flash(q, k, v, mask, causal, scale, block_q, block_k, workers):
     tiles = _Tiles(q, k, v, mask, causal, scale, block_q, block_k)
     if workers == 1:
         tiles.run(tiles.jobs)
-    else:  # worker w takes query blocks w, w + workers, ...: alike in cost, even under a causal mask
+    else:  # each worker takes the next block of queries when it is free, so a slow one holds no one up
+        jobs, lock = iter(tiles.jobs), threading.Lock()
+
+        def next_job():
+            while True:
+                with lock:
+                    job = next(jobs, None)
+                if job is None:
+                    return
+                yield job
+
         with ThreadPoolExecutor(workers) as pool:
-            list(pool.map(tiles.run, [tiles.jobs[w::workers] for w in range(workers)]))
+            list(pool.map(lambda _: tiles.run(next_job()), range(workers)))
     return tiles.out
 
 
@@ -117,13 +131,16 @@ class _Tiles:
         safe_v = v_max == 0 or info.tiny**0.5 <= v_max <= info.max**0.5 / n_k
         self.no_max_below = np.log(info.max) / 4 if safe_v else -np.inf
         self.check_above = info.max / 2  # a larger bound: the scores might overflow, check them
-        self.q, self.k, self.v = (np.broadcast_to(a, (*batch, *a.shape[-2:])) for a in (q, k, v))
+        # v and a column of ones: one matrix product gives the weighted values and the weights' sum
+        v_ones = np.empty((*v.shape[:-1], v.shape[-1] + 1), v.dtype)
+        v_ones[..., :-1], v_ones[..., -1] = v, 1
+        self.q, self.k, self.v = (np.broadcast_to(a, (*batch, *a.shape[-2:])) for a in (q, k, v_ones))
         self.mask = None if mask is None else np.broadcast_to(mask, (*batch, n_q, n_k))
         self.causal, self.scale = causal, q.dtype.type(scale)
         self.rows, self.cols = np.arange(n_q)[:, None], np.arange(n_k)  # positions, for the causal tiles
         self.block_q, self.block_k = min(block_q, n_q), min(block_k, n_k)
         self.jobs = [(b, i0) for b in np.ndindex(batch) for i0 in range(0, n_q, self.block_q)]
-        self.out = np.empty((*batch, n_q, v.shape[-1]), q.dtype)
+        self.out = np.zeros((*batch, n_q, v.shape[-1]), q.dtype)
 
     def _scores(self, b, rows, cols, q_rows, out):
         """The tile ``scale * q[b][rows] @ k[b][cols].T``, into ``out`` (``q_rows`` is already scaled)."""
@@ -132,12 +149,12 @@ class _Tiles:
     def run(self, jobs):
         """Compute the query blocks ``(batch index, first row)`` listed in ``jobs``."""
         bq, bk, dtype = self.block_q, self.block_k, self.q.dtype
-        (n_q, d_k), n_k, d_v = self.q.shape[-2:], self.k.shape[-2], self.v.shape[-1]
+        (n_q, d_k), n_k, d_v1 = self.q.shape[-2:], self.k.shape[-2], self.v.shape[-1]
         lowest = np.finfo(dtype).min
         # this worker's buffers, allocated once: a tile of scores and of hidden entries, row statistics
-        q_buf, pv_buf = np.empty((bq, d_k), dtype), np.empty((bq, d_v), dtype)
+        q_buf, acc_buf, pv_buf = np.empty((bq, d_k), dtype), np.empty((bq, d_v1), dtype), np.empty((bq, d_v1), dtype)
         s_buf, hidden_buf = np.empty(bq * bk, dtype), np.empty(bq * bk, bool)
-        max_buf, tile_max_buf, total_buf, tile_sum_buf, norm_buf = (np.empty(bq, dtype) for _ in range(5))
+        max_buf, tile_max_buf, norm_buf = (np.empty(bq, dtype) for _ in range(3))
         with np.errstate(over="ignore"):  # a score far below the maximum may reach -inf: its exp is 0
             for b, i0 in jobs:
                 i1 = min(i0 + bq, n_q)
@@ -145,8 +162,8 @@ class _Tiles:
                 q_rows = np.multiply(self.q[b][i0:i1], self.scale, out=q_buf[:rows])  # scale q, not the scores
                 bound = np.sqrt(np.einsum("ij,ij->i", q_rows, q_rows, out=norm_buf[:rows]).max()) * self.k_norm[b]
                 keep_max, check = not bound < self.no_max_below, not bound < self.check_above
-                row_max, tile_max, total = max_buf[:rows], tile_max_buf[:rows], total_buf[:rows]
-                acc = self.out[b][i0:i1]  # the running weighted sum of the values, in place in the output
+                row_max, tile_max = max_buf[:rows], tile_max_buf[:rows]
+                acc = acc_buf[:rows]  # running sums of exp(score - max) times [v, 1]: weighted values, total weight
                 stop = min(n_k, i1) if self.causal else n_k  # keys past the last query are all in the future
                 for j0 in range(0, stop, bk):
                     j1 = min(j0 + bk, stop)
@@ -167,16 +184,13 @@ class _Tiles:
                         else:
                             np.maximum(row_max, tile_max, out=tile_max)  # the new running maximum
                             np.subtract(row_max, tile_max, out=row_max)
-                            rescale = np.exp(row_max, out=row_max)  # exp(m_old - m_new) <= 1
-                            total *= rescale
-                            acc *= rescale[:, None]
+                            acc *= np.exp(row_max, out=row_max)[:, None]  # rescale by exp(m_old - m_new) <= 1
                             row_max[:] = tile_max
                         np.subtract(s, row_max[:, None], out=s)
                     p = np.exp(s, out=s)
                     if j0 == 0:
-                        np.add.reduce(p, axis=1, out=total)
                         np.matmul(p, self.v[b][j0:j1], out=acc)
                     else:
-                        total += np.add.reduce(p, axis=1, out=tile_sum_buf[:rows])
                         acc += np.matmul(p, self.v[b][j0:j1], out=pv_buf[:rows])
-                np.divide(acc, total[:, None], out=acc, where=total[:, None] > 0)  # rows with no allowed key stay 0
+                total = acc[:, -1:]  # divide the outputs, not the weights; rows with no allowed key stay 0
+                np.divide(acc[:, :-1], total, out=self.out[b][i0:i1], where=total > 0)
