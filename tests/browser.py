@@ -5,8 +5,9 @@ Playwright page and returns a list of problems (empty means the page passed), so
 can also feed the checks deliberately broken pages and watch them fail. The checks are of
 what this project's own hands can break: requests outside the site (a theme override or
 a plugin reaching for a CDN), formulas (our MathML hook), images and their alt text (our
-figure hook), copied code, sideways scrolling, page weight. Material's own features
-(search, the palette toggle, anchors) are Material's to test.
+figure hook), accessibility in both colour schemes (our colours and templates, audited
+with axe-core), what the copy buttons copy (our copy hook), code that scrolls sideways,
+page weight. Material's own features (search, anchors) are Material's to test.
 
 Playwright is imported lazily: without it (or without Chromium) this module still imports,
 and ``unavailable()`` says why the browser tests cannot run.
@@ -49,8 +50,9 @@ def unavailable():
     """Why the browser tests cannot run here, or None when they can."""
     if shutil.which("chromium") is None:
         return SKIP_REASON
-    if importlib.util.find_spec("playwright") is None:
-        return "playwright is not installed: pip install -e '.[test]' to run the browser tests"
+    for package in ("playwright", "axe_playwright_python"):
+        if importlib.util.find_spec(package) is None:
+            return f"{package} is not installed: pip install -e '.[test]' to run the browser tests"
     return None
 
 
@@ -347,70 +349,60 @@ def check_images(page):
     return problems
 
 
-# Material's copy button: button.md-clipboard up to 9.6, nav.md-code__nav > button[data-md-type=copy] since.
-COPY_BUTTON = 'button.md-clipboard, button[data-md-type="copy"]'
+# -- copy buttons ----------------------------------------------------------------------
 
+# Material's copy button (button.md-clipboard up to 9.6), and a notebook cell's.
+COPY_BUTTON = 'button.md-clipboard, button[data-md-type="copy"], clipboard-copy'
 
-# The copy button of the first Python block that is not a >>> session, in a Markdown page
-# (needs pymdownx.highlight's pygments_lang_class) or a notebook input cell.
-_FIRST_PLAIN_PYTHON_JS = """async ([sentinel, COPY]) => {
-  await navigator.clipboard.writeText(sentinel);
-  const blocks = [
-    ...[...document.querySelectorAll(".md-content :is(.language-python, .language-py).highlight:not(.doc-signature)")]
-      .map(b => [b.querySelector("pre > code"), b.querySelector(COPY)]),
-    ...[...document.querySelectorAll(".md-content .jp-CodeCell .jp-InputArea")]
-      .map(c => [c.querySelector(".highlight-ipynb pre"), c.querySelector("clipboard-copy")]),
-  ];
-  for (const [code, button] of blocks) {
-    if (!code || code.textContent.trimStart().startsWith(">>>")) continue;
-    document.querySelectorAll("[data-copy-probe]").forEach(e => e.removeAttribute("data-copy-probe"));
-    if (button) button.setAttribute("data-copy-probe", "");
-    return {text: code.textContent.slice(0, 60), button: !!button};
+# Click every copy button of the content, in order, and read what each put on the clipboard.
+_COPY_EVERY_BLOCK_JS = """async COPY => {
+  const copies = [];
+  for (const button of document.querySelectorAll(`.md-content :is(${COPY})`)) {
+    const before = `# nothing copied yet ${copies.length}`;
+    await navigator.clipboard.writeText(before);
+    button.click();
+    let text = null;
+    for (let i = 0; i < 80 && text === null; i++) {
+      const now = await navigator.clipboard.readText();
+      if (now !== before) text = now;
+      else await new Promise(resolve => setTimeout(resolve, 25));
+    }
+    const block = button.closest("pre, .highlight, .jp-InputArea");
+    copies.push({text, shown: (block?.querySelector("code, pre") || block)?.textContent.slice(0, 60) || ""});
   }
-  return null;
+  const shown = [...document.querySelectorAll(".md-content :is(pre, code)")].map(e => e.textContent).join("\\n");
+  return {copies, shown};
 }"""
 
 
-_READ_CLIPBOARD_JS = """async before => {
-  for (let i = 0; i < 80; i++) {
-    const text = await navigator.clipboard.readText();
-    if (text !== before) return text;
-    await new Promise(resolve => setTimeout(resolve, 25));
-  }
-  return null;
-}"""
+def copy_every_block(page):
+    """Click every copy button of the page, in order. Returns ``(problems, copied, shown)``:
+    a button that copied nothing or copied ``>>>`` prompts is a problem; ``copied`` is what
+    the buttons copied, one text per button; ``shown`` is every code block's text as shown,
+    errors and all."""
+    result = page.evaluate(_COPY_EVERY_BLOCK_JS, COPY_BUTTON)
+    problems, copied = [], []
+    for copy in result["copies"]:
+        if copy["text"] is None:
+            problems.append(f"copy button put nothing on the clipboard for the block {copy['shown']!r}")
+            continue
+        if re.search(r"^>>>( |$)", copy["text"], re.MULTILINE):
+            problems.append(f"copied text holds '>>>' prompts: {copy['text'][:60]!r}")
+        copied.append(copy["text"])
+    return problems, copied, result["shown"]
 
 
-def copy_first_plain_python(page):
-    """Click the copy button of the page's first plain Python block and return
-    ``(block_start, copied_text)``; ``None`` when the page has no such block."""
-    sentinel = "# clipboard not written yet"
-    block = page.evaluate(_FIRST_PLAIN_PYTHON_JS, [sentinel, COPY_BUTTON])
-    if block is None:
-        return None
-    if not block["button"]:
-        return block["text"], None
-    page.locator("[data-copy-probe]").click(timeout=5_000)
-    return block["text"], page.evaluate(_READ_CLIPBOARD_JS, sentinel)
+_SCROLLING_CODE_JS = """() => [...document.querySelectorAll(".md-content pre")].flatMap(pre => {
+  const box = [pre, pre.querySelector(":scope > code")].find(e => e && e.scrollWidth > e.clientWidth + 1);
+  const first = box && box.textContent.trim().split("\\n")[0].slice(0, 50);
+  return box ? [`${first} (${box.scrollWidth - box.clientWidth} px too wide)`] : [];
+})"""
 
 
-def check_copied_python(page):
-    """What the copy button of the first plain Python block puts on the clipboard is
-    Python that compiles, with no ``>>>`` prompts. Returns ``(problems, copied)``."""
-    copied = copy_first_plain_python(page)
-    if copied is None:
-        return [], False
-    start, text = copied
-    if text is None:
-        return [f"copy button put nothing on the clipboard for the block {start!r}"], True
-    problems = []
-    if ">>> " in text:
-        problems.append(f"copied text holds '>>> ' prompts: {text[:60]!r}")
-    try:
-        compile(text, "<copied>", "exec")
-    except SyntaxError as error:
-        problems.append(f"copied text is not valid Python ({error.msg}, line {error.lineno}): {text[:80]!r}")
-    return problems, True
+def scrolling_code(page):
+    """The code blocks (and notebook outputs) that scroll sideways at the tab's width: the
+    first line of each and by how much it is too wide."""
+    return page.evaluate(_SCROLLING_CODE_JS)
 
 
 _OVERFLOW_JS = """width => {
@@ -448,9 +440,181 @@ def check_no_overflow(page):
     ]
 
 
+# -- accessibility: axe-core, in both colour schemes -----------------------------------
+
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]  # WCAG 2.1 A and AA as axe-core tags them
+COLOUR_RULES = ["color-contrast", "link-in-text-block"]  # the rules whose verdict a colour scheme can change
+SCHEMES = {"light": "default", "dark": "slate"}  # Material's name for each
+
+
+@functools.cache
+def axe_script():
+    """axe-core, as the axe-playwright-python package ships it: nothing is fetched at run time."""
+    from importlib.resources import files
+
+    return (files("axe_playwright_python") / "axe.min.js").read_text(encoding="utf-8")
+
+
+# axe's colour rules cost time in proportion to the whole page (thousands of highlighted
+# tokens), on every run and for every element they check. An element's contrast is a
+# matter of how it looks: the text's colour, size, weight, decoration and shadow, the
+# colour of the text around it, and every background, opacity, blend and filter down to
+# the first opaque background; elements that look alike get the same verdict. So the
+# colour rules check one element of each look (and one link of each), fully in view where
+# there is one, and skip the looks already checked on earlier pages (``seen``); the dark
+# scheme, where only they run, is not audited again on a page with no new look. Every
+# other rule checks every element of every page.
+_AXE_JS = """async ([tags, colourRules, scheme, seen]) => {
+  document.querySelectorAll(".md-content details:not([open])").forEach(d => { d.open = true; });
+  const look = element => {
+    const style = getComputedStyle(element);
+    const parts = [style.color, style.fontSize, style.fontWeight, style.textDecorationLine, style.textShadow,
+                   element.parentElement && getComputedStyle(element.parentElement).color];
+    for (let e = element; e; e = e.parentElement) {
+      const s = e === element ? style : getComputedStyle(e);
+      parts.push(s.opacity, s.mixBlendMode, s.filter, s.backgroundImage, s.backgroundColor);
+      if (s.backgroundImage === "none" && s.backgroundColor.startsWith("rgb(")) break;  // opaque
+    }
+    return parts.join("|");
+  };
+  const inView = element => {
+    const box = element.getBoundingClientRect(), code = element.closest("pre");
+    return box.left >= 0 && box.right <= innerWidth && (!code || box.right <= code.getBoundingClientRect().right);
+  };
+  const known = new Set(seen), samples = new Map();
+  const sample = (element, key) => {
+    const now = samples.get(key);
+    if (!known.has(key) && (!now || (!inView(now) && inView(element)))) samples.set(key, element);
+  };
+  const texts = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let text = texts.nextNode(); text; text = texts.nextNode()) {
+    const element = text.parentElement;
+    if (text.data.trim() && element && element.getClientRects().length) sample(element, look(element));
+  }
+  for (const link of document.querySelectorAll("a[href]")) {  // a link's text may sit in a <code> inside it
+    if (link.getClientRects().length) sample(link, `link ${look(link)}`);
+  }
+  if (scheme !== "light" && !samples.size) return {violations: [], looks: []};
+  document.querySelectorAll("[data-axe-sample]").forEach(e => e.removeAttribute("data-axe-sample"));
+  samples.forEach(e => e.setAttribute("data-axe-sample", ""));
+  axe.configure({rules: [{id: "color-contrast", selector: "[data-axe-sample]"},
+                         {id: "link-in-text-block", selector: ":is(a[href], [role=link])[data-axe-sample]"}]});
+  const runOnly = scheme === "light" ? {type: "tag", values: tags} : {type: "rule", values: colourRules};
+  const result = await axe.run(document, {runOnly, resultTypes: ["violations"]});
+  const violations = result.violations.map(v => {
+    const node = v.nodes[0];
+    const why = [...node.any, ...node.all, ...node.none].map(check => check.message)[0] || "";
+    const example = `${node.target.join(" ")}: ${why}`.slice(0, 300);
+    return {rule: v.id, impact: v.impact, nodes: v.nodes.length, example};
+  });
+  return {violations, looks: [...samples.keys()]};
+}"""
+
+
+def audit(page, scheme, seen=()):
+    """axe-core's WCAG 2.1 A and AA rules and its best practices on the open page, in
+    ``scheme`` (which the page must show): every rule in light, the colour rules in dark,
+    these on the looks not in ``seen``. Returns the violations, as ``{rule, impact,
+    nodes, example}``, and the looks checked."""
+    if not page.evaluate("() => typeof axe === 'object'"):  # the Inspector's pages have it already
+        page.evaluate(axe_script())
+    result = page.evaluate(_AXE_JS, [AXE_TAGS, COLOUR_RULES, scheme, list(seen)])
+    return result["violations"], result["looks"]
+
+
+_SWITCH_SCHEME_JS = """async scheme => {
+  const shown = () => document.body.getAttribute("data-md-color-scheme");
+  if (shown() === null) return scheme === "default";
+  for (let i = 0; i < 4 && shown() !== scheme; i++) {
+    const before = shown();
+    const toggles = document.querySelectorAll("form[data-md-component=palette] label");
+    [...toggles].find(label => label.getClientRects().length)?.click();
+    for (let wait = 0; wait < 100 && shown() === before; wait++) await new Promise(requestAnimationFrame);
+  }
+  document.getAnimations().forEach(animation => animation.finish());
+  return shown() === scheme;
+}"""
+
+
+def switch_scheme(page, scheme):
+    """Switch the page to ``scheme`` ("light" or "dark") with Material's palette toggle, as a
+    reader would, and finish the colour transitions at once. False for a page without
+    Material's palette, which has its one scheme only (counted as light)."""
+    switched = page.evaluate(_SWITCH_SCHEME_JS, SCHEMES[scheme])
+    if not switched and page.evaluate("() => document.body.hasAttribute('data-md-color-scheme')"):
+        raise AssertionError(f"the palette toggle never switched {page.url} to {scheme}")
+    return switched
+
+
+# -- the keyboard ----------------------------------------------------------------------
+
+# The controls a keyboard must reach on the open page, each marked with its place in the
+# list and what it is; then, on every focus, whether the focused element (or the label that
+# stands for it) shows it: an outline or a shadow.
+_CONTROLS_JS = """() => {
+  const shown = e => e.getClientRects().length > 0 && getComputedStyle(e).visibility === "visible";
+  const kind = e =>
+    e.closest("[data-md-component=palette]") ? "palette"
+    : e.closest(".md-search") ? "search"
+    : e.matches(".notebook-download") ? "notebook"
+    : e.matches("[data-md-type=copy], clipboard-copy") ? "copy"
+    : e.matches("summary") ? "solution"
+    : e.matches("a") ? "link" : e.dataset.walkKind || "other";
+  const folded = e => { const d = e.closest("details:not([open])"); return d && e !== d.querySelector("summary"); };
+  const controls = [...document.querySelectorAll("a[href], button, input, summary, [tabindex]")]
+    .filter(e => e.tabIndex >= 0 && !e.disabled && !folded(e))
+    // Material's palette toggle: a radio button, invisible, with the label after it showing
+    // the scheme it switches to; Tab reaches the one whose label is shown.
+    .filter(e => e.matches("input.md-option") ? shown(e.nextElementSibling) : shown(e));
+  for (const e of document.querySelectorAll(".md-content *")) {
+    const style = getComputedStyle(e);
+    if (["auto", "scroll"].includes(style.overflowX) && e.scrollWidth > e.clientWidth + 1 && shown(e)) {
+      e.dataset.walkKind = "scrolling region";
+      if (!controls.includes(e) && !e.querySelector("a[href], button, [tabindex]")) controls.push(e);
+    }
+  }
+  controls.forEach((e, i) => { e.dataset.walk = i; });
+  window.walked = [];
+  document.addEventListener("focusin", event => {
+    const e = event.target;
+    const toggle = e.matches("input.md-option") && e.nextElementSibling;
+    const ring = s => (s.outlineStyle !== "none" && parseFloat(s.outlineWidth) > 0) || s.boxShadow !== "none";
+    const visible = [e, toggle].filter(Boolean).some(x => ring(getComputedStyle(x)));
+    window.walked.push({walk: e.dataset.walk ?? null, visible, what: e.outerHTML.slice(0, 80)});
+  });
+  return controls.map(e => ({kind: kind(e), what: e.outerHTML.slice(0, 80)}));
+}"""
+
+
+def tab_walk(page, batch=20, most=600):
+    """Press Tab through the open page until the focus comes round again. Returns the
+    controls the Tab key never reached, those it reached without a visible sign of focus,
+    and how many of each kind of control (palette, search, notebook, copy, solution,
+    link, scrolling region) there are."""
+    controls = page.evaluate(_CONTROLS_JS)
+    page.evaluate("() => document.activeElement.blur()")
+    walked = []
+    while len(walked) < most:
+        for _ in range(batch):
+            page.keyboard.press("Tab")
+        walked = page.evaluate("() => window.walked")
+        reached = [step["walk"] for step in walked if step["walk"] is not None]
+        if len(reached) > len(set(reached)):  # round again
+            break
+    reached = {int(step["walk"]) for step in walked if step["walk"] is not None}
+    kinds = {}
+    for control in controls:
+        kinds[control["kind"]] = kinds.get(control["kind"], 0) + 1
+    return {
+        "unreached": [c["what"] for i, c in enumerate(controls) if i not in reached],
+        "unseen": sorted({step["what"] for step in walked if not step["visible"]}),
+        "kinds": kinds,
+    }
+
+
 # -- one page, every check -------------------------------------------------------------
 
-CHECKS = ("network", "math", "images", "copied python", "overflow")
+CHECKS = ("network", "math", "images", "copy", "overflow")
 
 
 @dataclass
@@ -459,17 +623,23 @@ class PageReport:
     problems: dict = field(default_factory=lambda: {check: [] for check in CHECKS})
     bytes: int = 0
     formulas: int = 0
-    copied: bool = False  # a plain Python block was copied and checked
+    axe: dict = field(default_factory=dict)  # scheme -> axe-core's violations
+    copied: list = field(default_factory=list)  # what each copy button copied, in order
+    shown: str = ""  # the text of the page's code blocks as shown
+    scrolling: list = field(default_factory=list)  # code blocks that scroll sideways on a desktop
 
 
 class Inspector:
-    """One tab at a phone's width that runs every check on page after page.
+    """One tab that runs every check on page after page: on a desktop (1280 px), in the
+    light scheme and then in the dark one, then at a phone's width.
 
     The browser cache is off, so ``PageReport.bytes`` is what a first visit transfers;
     reusing the tab is much cheaper than a new context per page."""
 
     def __init__(self, browser):
-        self.context = browser.new_context(viewport={"width": PHONE_WIDTH, "height": 800})
+        self.seen = {scheme: set() for scheme in SCHEMES}  # the looks whose colours axe has checked
+        self.context = browser.new_context(viewport=DESKTOP, color_scheme="light")
+        self.context.add_init_script(script=axe_script())  # axe-core in every page, for audit()
         self.context.grant_permissions(["clipboard-read", "clipboard-write"])
         self.page = self.context.new_page()
         cdp = self.context.new_cdp_session(self.page)
@@ -489,12 +659,20 @@ class Inspector:
         try:
             report.problems["math"] = check_math(page)
             report.problems["images"] = check_images(page)
-            report.problems["copied python"], report.copied = check_copied_python(page)
-            report.problems["overflow"] = check_no_overflow(page)
             report.formulas = page.locator("math").count()
+            report.scrolling = scrolling_code(page)
+            for scheme in SCHEMES:
+                if switch_scheme(page, scheme):
+                    report.axe[scheme], looks = audit(page, scheme, self.seen[scheme])
+                    self.seen[scheme].update(looks)
+            report.problems["copy"], report.copied, report.shown = copy_every_block(page)
+            page.set_viewport_size({"width": PHONE_WIDTH, "height": DESKTOP["height"]})
+            report.problems["overflow"] = check_no_overflow(page)
         finally:
             record.stop()
             page.evaluate("() => { sessionStorage.clear(); localStorage.clear(); }")  # the next is a first visit too
+            page.goto("about:blank")  # then back to a desktop's width, with no page to lay out again
+            page.set_viewport_size(DESKTOP)
         report.problems["network"] = record.problems()
         report.bytes = record.bytes
         return report

@@ -22,6 +22,7 @@ def test_the_tests_build_runs_every_page_s_code(site):
     drawn = re.search(r"Drawing the figures of (.*) \(not in the build cache\)", log)
     assert drawn, log
     pages = {page.relative_to(DOCS).as_posix(): page.read_text() for page in DOCS.rglob("*.md")}
+    pages.update({page.relative_to(DOCS).as_posix(): page.read_text() for page in DOCS.rglob("*.ipynb")})
     uses_matplotlib = {page for page, text in pages.items() if "import matplotlib" in text}
     assert uses_matplotlib and set(drawn[1].split(", ")) == uses_matplotlib
     for notebook in DOCS.rglob("*.ipynb"):

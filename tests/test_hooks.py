@@ -19,7 +19,7 @@ from sitebuild import HOOKS, load_hook
 from sybil import Sybil
 from sybil.parsers.markdown import PythonCodeBlockParser
 
-pages, mathml = load_hook("pages"), load_hook("mathml")
+pages, mathml, copy = load_hook("pages"), load_hook("mathml"), load_hook("copy")
 PAGE = """# A page
 
 Prose with $x$.
@@ -147,6 +147,7 @@ PAGES_TO_DRAW = {
     ],
     "no-label.md": ["import matplotlib.pyplot as plt\nplt.subplots()"],
     "fails.md": ["1 / 0"],
+    "jet.md": ["import matplotlib.pyplot as plt", "plt.subplots(num='Jet')[1].imshow([[1]], cmap='jet')"],
 }
 
 
@@ -161,13 +162,23 @@ def drawn():
     return {line["page"]: line for line in lines}
 
 
-def test_a_figure_becomes_a_png_with_its_label_as_alt_text(drawn):
+def test_a_figure_becomes_a_png_for_each_scheme_with_its_label_as_alt_text(drawn):
     figures = drawn["good.md"]["figures"]
     assert [len(block) for block in figures] == [0, 1, 0]
-    label, png = figures[1][0]
+    label, light, dark = figures[1][0]
     assert label == "A diagonal line"
-    image = matplotlib.image.imread(io.BytesIO(base64.b64decode(png)), format="png")
-    assert image.shape[0] > 100 and image.shape[1] > 100
+    light, dark = (matplotlib.image.imread(io.BytesIO(base64.b64decode(png)), format="png") for png in (light, dark))
+    assert light.shape == dark.shape and light.shape[0] > 100 and light.shape[1] > 100
+    assert light[0, 0, 3] == dark[0, 0, 3] == 0  # transparent: the page shows through
+    # the frame (ticks, labels, spines) is dark on the light page and light on the dark page
+    drawn_light, drawn_dark = light[..., 3] > 0.5, dark[..., 3] > 0.5
+    assert light[drawn_light, :3].mean() < 0.4 < 0.6 < dark[drawn_dark, :3].mean()
+
+
+def test_a_colour_map_colour_blind_readers_cannot_read_stops_the_page(drawn):
+    assert "figures" not in drawn["jet.md"]
+    error = drawn["jet.md"]["error"]
+    assert "jet.md, code block 2: the colour map 'jet' is hard to read for colour-blind readers" in error
 
 
 @pytest.mark.parametrize(
@@ -177,6 +188,22 @@ def test_a_figure_becomes_a_png_with_its_label_as_alt_text(drawn):
 def test_a_figure_without_a_label_or_a_failing_block_stops_the_page(drawn, page, error):
     assert "figures" not in drawn[page]
     assert error in drawn[page]["error"]
+
+
+def test_a_doctest_is_shown_as_a_session_and_its_copy_button_copies_only_the_code():
+    in_a_note = '\n!!! note\n\n    ```python\n    >>> 1\n    1\n    ```\n'
+    markdown = copy.on_page_markdown(PAGE + in_a_note, None, None, None)
+    assert markdown.count("```pycon\n") == 2 and markdown.count("```python\n") == 1  # the plain block stays Python
+    shown = (
+        '<div class="language-pycon highlight"><pre><span></span><code><span class="gp">&gt;&gt;&gt; </span>'
+        'for i in range(2):\n<span class="gp">... </span>    print(i &lt; 1)\n<span class="gp">...</span>\n'
+        "True\nFalse\n</code></pre></div>"
+    )
+    signature = '<div class="language-python doc-signature highlight"><pre><code>f(x)</code></pre></div>'
+    html = copy.on_page_content(shown + signature + "<pre><code>x = 1</code></pre>", None, None, None)
+    assert '<pre data-copy="for i in range(2):\n    print(i &lt; 1)">' in html  # prompts and output gone
+    assert 'doc-signature highlight no-copy"' in html  # Material draws no copy button there
+    assert html.endswith("<pre><code>x = 1</code></pre>")  # what is not a session copies as shown
 
 
 def test_math_becomes_mathml_on_markdown_and_notebook_pages():
@@ -267,7 +294,8 @@ def drawn_by_a_build(folder, monkeypatch):
             self.jobs = dict(jobs)
 
         def figures(self, page):
-            return [[["A figure", base64.b64encode(b"png").decode()]] for _ in self.jobs[page]]
+            png = base64.b64encode(b"png").decode()
+            return [[["A figure", png, png]] for _ in self.jobs[page]]
 
         def stop(self):
             pass
@@ -278,7 +306,7 @@ def drawn_by_a_build(folder, monkeypatch):
         markdown = config.plugins.on_page_markdown(
             file.content_string, page=SimpleNamespace(file=file), config=config, files=files
         )
-        assert "![A figure](figures/" in markdown
+        assert "-light.png#only-light)" in markdown and "-dark.png#only-dark)" in markdown
     config.plugins.on_post_build(config=config)
     return asked
 

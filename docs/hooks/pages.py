@@ -5,12 +5,14 @@
    output removed), so a reader can run the whole page at once.
 2. The page's figures: a page that uses matplotlib is run at build time, block by block
    in a fresh namespace (as Sybil runs it under pytest), and every figure a block leaves
-   open is saved as ``figures/<page>-<block>-<n>.png`` and shown right below that block. The
-   figure's label (``plt.subplots(num="...")``) is the image's alt text. The drawing
-   happens in a second Python process (``draw_figures.py``), in parallel with the rest
-   of the build, and only for the pages whose figures are not in the build cache
-   (``build_cache.py``: a page is drawn again when its code, the drawing script or
-   ``selfattn`` changes).
+   open is saved as ``figures/<page>-<block>-<n>-light.png`` and ``...-dark.png`` and shown
+   right below that block, each in its colour scheme (Material's ``#only-light`` and
+   ``#only-dark``). The figure's label (``plt.subplots(num="...")``) is the image's alt
+   text. The drawing happens in a second Python process (``draw_figures.py``), in parallel
+   with the rest of the build, and only for the pages whose figures are not in the build
+   cache (``build_cache.py``: a page is drawn again when its code, the drawing script or
+   ``selfattn`` changes). A notebook page's figures are drawn the same way from its code
+   cells and take the place of the ones its kernel made, which know one scheme only.
 
 The pictures on the site are therefore drawn by the code printed above them.
 
@@ -36,7 +38,9 @@ from pathlib import Path
 import nbformat
 from build_cache import Results
 from mkdocs.exceptions import PluginError
+from mkdocs.plugins import event_priority
 from mkdocs.structure.files import File, Files
+from mkdocs.utils import get_relative_url
 from sybil import Document
 from sybil.parsers.markdown import PythonCodeBlockParser
 
@@ -48,6 +52,7 @@ ADMONITION = re.compile(
 SNIPPET = re.compile(r'^(?P<indent>[ \t]*)--8<-- "(?P<path>[^"]+)"[ \t]*$', re.MULTILINE)
 LINK_TARGET = re.compile(r"(?<=\]\()(?P<target>[^)\s]+)(?=\))")
 HEADING = re.compile(r"^# .*$", re.MULTILINE)
+KERNEL_FIGURE = re.compile(r'<img alt="(?P<alt>[^"]*)" class="[^"]*" src="data:image/png;base64,[^"]*"[^>]*>')
 log = logging.getLogger("mkdocs.hooks.pages")
 DRAW_FIGURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "draw_figures.py")
 
@@ -68,6 +73,7 @@ class Extras:
 
 
 pages = {}  # src_uri -> Extras, for every Markdown page with code
+notebook_figures = {}  # src_uri -> Extras of a notebook page with figures (its code cells)
 drawer = None  # the process drawing this build's figures, when the cache lacks some
 cache = None  # Results: the figures of earlier builds
 
@@ -79,18 +85,19 @@ def python_blocks(markdown):
     return [(region.start, region.end, str(region.parsed)) for region in regions]
 
 
-def code_of(block):
+def code_of(block, catch=True):
     """The Python a block runs: a doctest's sources without prompts, or the block itself.
     (A block is a doctest when it starts with ``>>>``, as Sybil decides.)
 
-    A doctest example that shows a traceback becomes a ``try``/``except`` that prints the
-    error, so the notebook still runs from top to bottom.
+    With ``catch``, a doctest example that shows a traceback becomes a ``try``/``except``
+    that prints the error, so the notebook still runs from top to bottom; without it (what
+    a copy button copies) the example is left to raise.
     """
     if not block.startswith(">>>"):
         return block
     sources = []
     for example in doctest.DocTestParser().get_examples(block):
-        if example.exc_msg is None:
+        if example.exc_msg is None or not catch:
             sources.append(example.source)
         else:
             body = "".join("    " + line for line in example.source.splitlines(keepends=True))
@@ -239,15 +246,42 @@ def on_files(files, config):
             files.append(File.generated(config, notebook_uri, content=notebook))
             extra = pages[page_file.src_uri] = Extras(notebook_uri, pieces)
             extra.draws = any("matplotlib" in block for block in extra.code)
-            if extra.draws:
-                extra.key = cache.key(extra.code, drawing_script)
-                extra.figures = cache.get(extra.key)
-    drawing = [uri for uri, extra in pages.items() if extra.draws and extra.figures is None]
+    notebook_figures.clear()
+    for page_file in [f for f in files.documentation_pages() if f.src_uri.endswith(".ipynb")]:
+        cells = nbformat.reads(page_file.content_string, as_version=4).cells
+        extra = Extras("", [("code", cell.source) for cell in cells if cell.cell_type == "code"])
+        extra.draws = any("matplotlib" in block for block in extra.code)
+        if extra.draws:
+            notebook_figures[page_file.src_uri] = extra
+    drawn = {**pages, **notebook_figures}
+    for extra in drawn.values():
+        if extra.draws:
+            extra.key = cache.key(extra.code, drawing_script)
+            extra.figures = cache.get(extra.key)
+    drawing = [uri for uri, extra in drawn.items() if extra.draws and extra.figures is None]
     drawer = None
     if drawing:
         log.info(f"Drawing the figures of {', '.join(drawing)} (not in the build cache)")
-        drawer = Drawer([(uri, pages[uri].code) for uri in drawing])
+        drawer = Drawer([(uri, drawn[uri].code) for uri in drawing])
     return Files(sorted(files, key=lambda file: file.src_uri in pages and pages[file.src_uri].draws))
+
+
+def figures_of(page_uri, extra):
+    """The page's figures, from the cache or, once drawn, into it."""
+    if extra.draws and extra.figures is None:
+        extra.figures = drawer.figures(page_uri)
+        cache.put(extra.key, extra.figures)
+    return extra.figures
+
+
+def figure_images(light, dark, uri, config, files):
+    """The light and the dark rendering of a figure, added to the site as ``uri`` with
+    ``-light.png`` and ``-dark.png``: ``(scheme, address in the site)``."""
+    out = []
+    for scheme, png in (("light", light), ("dark", dark)):
+        files.append(File.generated(config, f"{uri}-{scheme}.png", content=base64.b64decode(png)))
+        out.append((scheme, f"{uri}-{scheme}.png"))
+    return out
 
 
 def on_page_markdown(markdown, page, config, files):
@@ -256,9 +290,7 @@ def on_page_markdown(markdown, page, config, files):
     extra = pages.get(page.file.src_uri)
     if extra is None:
         return markdown
-    if extra.draws and extra.figures is None:
-        extra.figures = drawer.figures(page.file.src_uri)
-        cache.put(extra.key, extra.figures)
+    figures_of(page.file.src_uri, extra)
     here = posixpath.dirname(page.file.src_uri)
 
     def link(uri):
@@ -271,10 +303,9 @@ def on_page_markdown(markdown, page, config, files):
     for number, ((start, end, _), block_figures) in enumerate(zip(blocks, figures, strict=True), start=1):
         indent = re.match(r"[ \t]*", markdown[start:])[0]  # a block in an admonition: its figures too
         out.append(markdown[at:end])
-        for index, (label, png) in enumerate(block_figures, start=1):
-            uri = f"figures/{stem}-{number}-{index}.png"
-            files.append(File.generated(config, uri, content=base64.b64decode(png)))
-            out.append(f"\n\n{indent}![{escape(label)}]({link(uri)})")
+        for index, (label, light, dark) in enumerate(block_figures, start=1):
+            for scheme, uri in figure_images(light, dark, f"figures/{stem}-{number}-{index}", config, files):
+                out.append(f"\n\n{indent}![{escape(label)}]({link(uri)}#only-{scheme})")
         at = end
     markdown = "".join(out) + markdown[at:]
     download = (
@@ -284,6 +315,28 @@ def on_page_markdown(markdown, page, config, files):
     heading = HEADING.search(markdown)
     at = heading.end() if heading else 0
     return markdown[:at] + download + markdown[at:]
+
+
+@event_priority(-50)  # after notebooks.py has checked that each figure has a label
+def on_page_content(html, page, config, files):
+    """On a notebook page, each figure its kernel drew gives way to the two drawn here."""
+    extra = notebook_figures.get(page.file.src_uri)
+    if extra is None:
+        return html
+    drawn = [figure for block in figures_of(page.file.src_uri, extra) for figure in block]
+    shown = KERNEL_FIGURE.findall(html)
+    if len(shown) != len(drawn):
+        raise PluginError(f"{page.file.src_uri} shows {len(shown)} figures, but its code draws {len(drawn)}")
+    stem = page.file.src_uri.removesuffix(".ipynb")
+    numbered = iter(enumerate(drawn, start=1))
+
+    def both_schemes(match):
+        number, (_, light, dark) = next(numbered)
+        images = figure_images(light, dark, f"figures/{stem}-{number}", config, files)
+        address = {scheme: get_relative_url(uri, page.url) for scheme, uri in images}
+        return "".join(f'<img alt="{match["alt"]}" src="{src}#only-{scheme}">' for scheme, src in address.items())
+
+    return KERNEL_FIGURE.sub(both_schemes, html)
 
 
 def on_post_build(config):
