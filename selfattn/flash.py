@@ -9,7 +9,7 @@ from ._checks import attention_args, positive_int
 from .dot_product import _check_scores
 
 
-def flash_attention(q, k, v, mask=None, *, causal=False, scale=None, block_size=(256, 512), workers=1):
+def flash_attention(q, k, v, mask=None, *, causal=False, scale=None, block_size=(512, 1024), workers=1):
     """`attention` computed a tile at a time, never holding the n_q x n_k weights.
 
     The queries are cut into blocks of ``block_q`` rows and the keys into blocks of
@@ -37,10 +37,11 @@ def flash_attention(q, k, v, mask=None, *, causal=False, scale=None, block_size=
         left, as `causal_mask`).
     scale : float, optional
         Multiplies the scores; defaults to ``1 / sqrt(d_k)``.
-    block_size : int or (int, int), default (256, 512)
+    block_size : int or (int, int), default (512, 1024)
         The tile shape ``(block_q, block_k)``; an int ``b`` means ``(b, b)``. Any
         positive sizes work, including sizes that do not divide ``n`` and blocks larger
-        than ``n``. The default keeps a float32 tile in a 512 KiB cache.
+        than ``n``. The default was the fastest measured for float32 at ``d_k = 64``
+        (``benchmarks/attention.py``): a 2 MiB tile, in the last-level cache.
     workers : int, default 1
         Threads that share the query blocks. numpy releases the GIL in ``matmul`` and
         ``exp``, so two workers on two cores take about half the time; keep the BLAS at
@@ -151,9 +152,10 @@ class _Tiles:
         bq, bk, dtype = self.block_q, self.block_k, self.q.dtype
         (n_q, d_k), n_k, d_v1 = self.q.shape[-2:], self.k.shape[-2], self.v.shape[-1]
         lowest = np.finfo(dtype).min
-        # this worker's buffers, allocated once: a tile of scores and of hidden entries, row statistics
+        # this worker's buffers, allocated once: a tile of scores (and of hidden entries), row statistics
         q_buf, acc_buf, pv_buf = np.empty((bq, d_k), dtype), np.empty((bq, d_v1), dtype), np.empty((bq, d_v1), dtype)
-        s_buf, hidden_buf = np.empty(bq * bk, dtype), np.empty(bq * bk, bool)
+        s_buf = np.empty(bq * bk, dtype)
+        hidden_buf = np.empty(bq * bk, bool) if self.mask is not None or self.causal else None
         max_buf, tile_max_buf, norm_buf = (np.empty(bq, dtype) for _ in range(3))
         with np.errstate(over="ignore"):  # a score far below the maximum may reach -inf: its exp is 0
             for b, i0 in jobs:
@@ -170,7 +172,8 @@ class _Tiles:
                     s = self._scores(b, (i0, i1), (j0, j1), q_rows, s_buf[: rows * (j1 - j0)].reshape(rows, -1))
                     if check:
                         _check_scores(s, "the scores scale * q @ k.T", q=self.inputs[0], k=self.inputs[1])
-                    hidden = hidden_buf[: s.size].reshape(s.shape)
+                    if hidden_buf is not None:
+                        hidden = hidden_buf[: s.size].reshape(s.shape)
                     if self.mask is not None:
                         np.logical_not(self.mask[b][i0:i1, j0:j1], out=hidden)
                         np.copyto(s, -np.inf, where=hidden)
