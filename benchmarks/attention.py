@@ -292,8 +292,9 @@ def main():
             repeats = max(3, min(15, int(args.budget / max(t["wall"] for t in first.values()) + 1)))
             for variant, timing in first.items():
                 runs[variant].append(timing)
-            for _ in range(repeats - 1):
-                for variant in todo:
+            for repeat in range(1, repeats):
+                turn = repeat % len(todo)  # a new order each time: no variant always follows the same one
+                for variant in todo[turn:] + todo[:turn]:
                     runs[variant].append(processes[VARIANTS[variant][0]].time(variant, n, dtype))
             for variant, timings in runs.items():
                 wall = float(np.median([t["wall"] for t in timings]))
