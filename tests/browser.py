@@ -370,7 +370,7 @@ _COPY_EVERY_BLOCK_JS = """async COPY => {
     const block = button.closest("pre, .highlight, .jp-InputArea");
     copies.push({text, shown: (block?.querySelector("code, pre") || block)?.textContent.slice(0, 60) || ""});
   }
-  const shown = [...document.querySelectorAll(".md-content :is(pre, code)")].map(e => e.textContent).join("\\n");
+  const shown = [...document.querySelectorAll(".md-content pre")].map(e => e.textContent).join("\\n");
   return {copies, shown};
 }"""
 
@@ -626,6 +626,7 @@ class PageReport:
     axe: dict = field(default_factory=dict)  # scheme -> axe-core's violations
     copied: list = field(default_factory=list)  # what each copy button copied, in order
     shown: str = ""  # the text of the page's code blocks as shown
+    pasted: list | None = None  # the errors of what was copied, run as one pasted session (tests/session.py)
     scrolling: list = field(default_factory=list)  # code blocks that scroll sideways on a desktop
 
 
