@@ -19,7 +19,7 @@ from sitebuild import HOOKS, load_hook
 from sybil import Sybil
 from sybil.parsers.markdown import PythonCodeBlockParser
 
-pages, mathml, copy = load_hook("pages"), load_hook("mathml"), load_hook("copy")
+pages, mathml, copy = load_hook("pages"), load_hook("mathml"), load_hook("copy_buttons")
 PAGE = """# A page
 
 Prose with $x$.
@@ -95,6 +95,13 @@ def test_a_solution_in_a_collapsed_block_becomes_a_cell_and_its_prose_plain_mark
     assert pieces[3][1] == "print(2 * x)"
     assert "**Solution**\n\nFour: `x` is 2." in pieces[2][1]  # at the margin: not shown as code
     assert "???" not in pieces[2][1] and pieces[4][1] == "Prose after the exercise."
+
+
+def test_no_hook_shadows_a_module_of_pythons_own():
+    """MkDocs puts docs/hooks/ first on sys.path while it loads a hook: a hook named like a
+    standard module (``copy.py``) would be imported in its place, by any module that asks."""
+    names = {path.stem for path in HOOKS.glob("*.py")}
+    assert names and not names & sys.stdlib_module_names, names & sys.stdlib_module_names
 
 
 BLOCKS = """# Which blocks run

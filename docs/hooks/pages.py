@@ -286,7 +286,8 @@ def figure_images(light, dark, uri, config, files):
 
 def on_page_markdown(markdown, page, config, files):
     """Below each block, the figures it drew (each added to the site as
-    ``figures/<page>-<block>-<n>.png``); under the title, the link to the page's notebook."""
+    ``figures/<page>-<block>-<n>-light.png`` and ``-dark.png``); under the title, the link
+    to the page's notebook."""
     extra = pages.get(page.file.src_uri)
     if extra is None:
         return markdown
