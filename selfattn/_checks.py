@@ -4,6 +4,7 @@ Every public function calls these once, on entry, so that an error names the cal
 argument; the private kernels it then calls trust their arguments.
 """
 
+import math
 import operator
 
 import numpy as np
@@ -117,6 +118,22 @@ def overflow_error(what, dtype, inputs):
     )
 
 
+def overflow_checked(compute, what, dtype, inputs):
+    """``compute()``, a tuple of arrays, or ``overflow_error(what, ...)`` if its first array is not finite.
+
+    A ValueError from ``compute`` counts as an overflow too: with checked arguments it is the
+    one error left (scores that overflow, or gradients the parameters' constructor refuses).
+    """
+    with np.errstate(over="ignore", invalid="ignore"):  # reported by name just below
+        try:
+            result = compute()
+        except ValueError:
+            result = None
+    if result is None or not np.isfinite(result[0]).all():
+        raise overflow_error(what, dtype, inputs)
+    return result
+
+
 def boolean_mask(mask, shape, expected="(..., n_q, n_k)"):
     """Return ``mask`` as a boolean array that broadcasts to ``shape``, or None."""
     if mask is None:
@@ -135,17 +152,22 @@ def boolean_mask(mask, shape, expected="(..., n_q, n_k)"):
 
 def real_scale(scale, d_k):
     """The factor that multiplies the scores: ``1 / sqrt(d_k)`` by default."""
-    if scale is None:
-        return 1.0 / np.sqrt(d_k)
-    if isinstance(scale, (bool, np.bool_)) or not isinstance(scale, (int, float, np.integer, np.floating)):
-        raise TypeError(f"scale must be a real number; got {type(scale).__name__} {scale!r}")
+    return 1.0 / np.sqrt(d_k) if scale is None else real_number(scale, "scale")
+
+
+def real_number(value, name, *, positive=False):
+    """Return ``value`` as a finite float (a positive one if ``positive``), or raise naming ``name``."""
+    kind = "a positive number" if positive else "a real number"
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be {kind}; got {type(value).__name__} {value!r}")
     try:
-        value = float(scale)
-    except OverflowError:
-        value = np.inf
-    if not np.isfinite(value):
-        raise ValueError(f"scale must be finite; got {scale!r}")
-    return value
+        number = float(value)
+    except OverflowError:  # an int beyond float's range, such as 10**400
+        number = math.inf
+    shown = repr(value) if len(repr(value)) <= 30 else f"an int of {len(str(abs(value)))} digits"
+    if not (math.isfinite(number) and (number > 0 or not positive)):
+        raise ValueError(f"{name} must be {'a positive, finite number' if positive else 'finite'}; got {shown}")
+    return number
 
 
 def attention_args(q, k, v, mask, causal, scale, *, values=True):

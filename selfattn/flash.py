@@ -107,9 +107,10 @@ def _flash(q, k, v, mask, causal, scale, block_q, block_k, workers):
                     return
                 yield job
 
+        workers = min(workers, len(tiles.jobs))  # no more threads than blocks of queries
         with ThreadPoolExecutor(workers) as pool:
             list(pool.map(lambda _: tiles.run(next_job()), range(workers)))
-    return tiles.out
+    return np.ldexp(tiles.out, tiles.v_shift, out=tiles.out) if tiles.v_shift else tiles.out
 
 
 class _Tiles:
@@ -132,9 +133,12 @@ class _Tiles:
         safe_v = v_max == 0 or info.tiny**0.5 <= v_max <= info.max**0.5 / n_k
         self.no_max_below = np.log(info.max) / 4 if safe_v else -np.inf
         self.check_above = info.max / 2  # a larger bound: the scores might overflow, check them
+        # The running sums add up to n_k values of v, each weighted by at most 1: where that could
+        # overflow, v is divided by a power of two (exactly), and the output multiplied back.
+        self.v_shift = max(0, np.frexp(v_max)[1] + (n_k - 1).bit_length() + 1 - np.frexp(info.max)[1])
         # v and a column of ones: one matrix product gives the weighted values and the weights' sum
         v_ones = np.empty((*v.shape[:-1], v.shape[-1] + 1), v.dtype)
-        v_ones[..., :-1], v_ones[..., -1] = v, 1
+        v_ones[..., :-1], v_ones[..., -1] = np.ldexp(v, -self.v_shift) if self.v_shift else v, 1
         self.q, self.k, self.v = (np.broadcast_to(a, (*batch, *a.shape[-2:])) for a in (q, k, v_ones))
         self.mask = None if mask is None else np.broadcast_to(mask, (*batch, n_q, n_k))
         self.causal, self.scale = causal, q.dtype.type(scale)

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from ._checks import as_float_array, attention_args
+from ._checks import as_float_array, attention_args, overflow_error
 from .dot_product import _attention_weights
 from .masks import _allowed
 
@@ -44,7 +44,8 @@ def attention_backward(q, k, v, d_out, mask=None, *, causal=False, scale=None):
     Raises
     ------
     TypeError, ValueError
-        As in `attention`; also if ``d_out`` does not have the shape of the output.
+        As in `attention`; also if ``d_out`` does not have the shape of the output, or if
+        the gradients overflow their float dtype.
 
     Examples
     --------
@@ -70,8 +71,12 @@ def attention_backward(q, k, v, d_out, mask=None, *, causal=False, scale=None):
             f"d_out must have the shape of attention's output (..., n_q, d_v) = {out_shape}; got shape {d_out.shape}"
         )
     weights = _attention_weights(q, k, _allowed(mask, causal, q.shape[-2], k.shape[-2]), scale)
-    dq, dk, dv = _attention_backward(q, k, v, weights, d_out.astype(q.dtype, copy=False), scale)
-    return _sum_to(dq, q), _sum_to(dk, k), _sum_to(dv, v)
+    with np.errstate(over="ignore", invalid="ignore"):  # reported by name just below
+        dq, dk, dv = _attention_backward(q, k, v, weights, d_out.astype(q.dtype, copy=False), scale)
+        grads = _sum_to(dq, q), _sum_to(dk, k), _sum_to(dv, v)
+    if not all(np.isfinite(g).all() for g in grads):
+        raise overflow_error("the gradients", q.dtype, {"q": q, "k": k, "v": v, "d_out": d_out})
+    return grads
 
 
 def _attention_backward(q, k, v, weights, d_out, scale):

@@ -11,7 +11,7 @@ from ._checks import (
     flag,
     generator,
     head_size,
-    overflow_error,
+    overflow_checked,
     positive_int,
 )
 from .dot_product import _attention_weights
@@ -225,13 +225,13 @@ class MultiHeadAttention:
         mask = self._mask(mask, batch, n_q, n_k)
         causal = flag(causal, "causal")
         return_weights = flag(return_weights, "return_weights")
-        with np.errstate(over="ignore", invalid="ignore"):  # reported by name just below
-            try:
-                output, weights = self._forward(x, context, _allowed(mask, causal, n_q, n_k))
-            except ValueError:  # the one error checked arrays can raise: scores that overflow
-                output = None
-        if output is None or not np.isfinite(output).all():
-            raise overflow_error("the multi-head attention", np.result_type(x, self.w_q), {"x": x, "context": context})
+        allowed = _allowed(mask, causal, n_q, n_k)
+        output, weights = overflow_checked(
+            lambda: self._forward(x, context, allowed),
+            "the multi-head attention",
+            np.result_type(x, self.w_q),
+            {"x": x, "context": context},
+        )
         return (output, weights) if return_weights else output
 
     def _sequence(self, seq, name, n):
@@ -290,7 +290,13 @@ class MultiHeadAttention:
             raise ValueError(f"d_out must have the shape of the output, that of x {x.shape}; got shape {d_out.shape}")
         n = x.shape[-2]
         mask = self._mask(mask, x.shape[:-2], n, n)
-        return self._backward(x, d_out, _allowed(mask, flag(causal, "causal"), n, n))
+        allowed = _allowed(mask, flag(causal, "causal"), n, n)
+        return overflow_checked(
+            lambda: self._backward(x, d_out, allowed),
+            "the multi-head attention's backward pass",
+            np.result_type(x, d_out, self.w_q),
+            {"x": x, "d_out": d_out},
+        )
 
     def _backward(self, x, d_out, allowed):
         """``(dx, grads)`` of self-attention, from checked arrays."""

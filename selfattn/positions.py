@@ -1,10 +1,8 @@
 """Telling attention where each token is."""
 
-import math
-
 import numpy as np
 
-from ._checks import as_float_array, positive_int
+from ._checks import as_array, as_float_array, overflow_error, positive_int, real_number
 
 
 def sinusoidal_positions(n, d_model):
@@ -82,7 +80,8 @@ def rotary_embedding(x, positions=None, *, base=10000.0):
     ValueError
         If ``d`` is odd, ``positions`` does not have shape ``(n,)`` or ``(..., n)``
         broadcastable to ``x``'s leading axes, or ``base`` is not a positive, finite
-        number (also for non-finite values in ``x`` or ``positions``).
+        number (also for non-finite values in ``x`` or ``positions``); or if the rotated
+        ``x`` overflows its float dtype, or the angles float64.
     TypeError
         If ``x`` or ``positions`` is not real numbers, or ``base`` is not a number.
 
@@ -113,13 +112,23 @@ def rotary_embedding(x, positions=None, *, base=10000.0):
     if x.shape[-1] % 2:
         raise ValueError(f"x must have an even number of features d (they are rotated in pairs); got shape {x.shape}")
     positions = np.arange(x.shape[-2]) if positions is None else _positions(positions, x.shape)
-    return _rotate(x, positions, _positive_number(base, "base"))
+    base = real_number(base, "base", positive=True)
+    with np.errstate(over="ignore", invalid="ignore"):  # reported by name just below
+        angle = np.multiply.outer(positions, base ** (-np.arange(0, x.shape[-1], 2) / x.shape[-1]))
+        if not np.isfinite(angle).all():
+            raise ValueError(
+                f"the angles positions * base**(-2i / d) overflowed float64; got positions of magnitude up to "
+                f"{np.abs(positions).max():.3g} and base {base!r}: use a base of at least 1 (a smaller base turns "
+                "the last pairs fastest) or smaller positions"
+            )
+        out = _rotate(x, angle)
+    if not np.isfinite(out).all():
+        raise overflow_error("the rotated x", x.dtype, {"x": x})
+    return out
 
 
-def _rotate(x, positions, base):
-    """``x`` with features ``(2i, 2i + 1)`` rotated by ``positions * base**(-2i / d)``; unchecked."""
-    d = x.shape[-1]
-    angle = np.multiply.outer(positions, base ** (-np.arange(0, d, 2) / d))  # (..., n, d / 2), float64
+def _rotate(x, angle):
+    """``x`` with features ``(2i, 2i + 1)`` rotated by ``angle[..., i]``; unchecked."""
     cos, sin = np.cos(angle).astype(x.dtype), np.sin(angle).astype(x.dtype)
     even, odd = x[..., 0::2], x[..., 1::2]
     out = np.empty_like(x)
@@ -130,10 +139,7 @@ def _rotate(x, positions, base):
 
 def _positions(positions, x_shape):
     """``positions`` as a float64 array whose shape broadcasts to ``x_shape[:-1]``, or an error."""
-    try:
-        arr = np.asarray(positions)
-    except ValueError:  # a ragged list
-        raise ValueError("positions must be a rectangular array of numbers, shape (n,) or (..., n)") from None
+    arr = as_array(positions, "positions")
     if arr.dtype.kind not in "iuf":
         raise TypeError(f"positions must be real numbers (ints or floats); got dtype {arr.dtype}")
     leading = x_shape[:-1]
@@ -146,16 +152,8 @@ def _positions(positions, x_shape):
             f"positions must have shape (n,) = ({leading[-1]},), or (..., n) broadcastable to x's leading axes "
             f"{leading} (x has shape {x_shape}); got shape {arr.shape}"
         )
-    if not np.isfinite(arr).all():
-        raise ValueError(f"positions must be finite; got {arr[~np.isfinite(arr)][0]}")
-    return arr.astype(np.float64)
-
-
-def _positive_number(value, name):
-    """``value`` as a float, or an error if it is not a positive, finite real number."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{name} must be a positive number; got {type(value).__name__} {value!r}")
-    number = float(value) if abs(value) < 1e308 else math.inf  # float(10**400) would overflow
-    if not (math.isfinite(number) and number > 0):
-        raise ValueError(f"{name} must be a positive, finite number; got {value}")
-    return number
+    with np.errstate(over="ignore"):  # a long double beyond float64's range becomes inf: refused just below
+        values = arr.astype(np.float64)
+    if not np.isfinite(values).all():
+        raise ValueError(f"positions must be finite in float64; got {arr[~np.isfinite(values)][0]!s}")
+    return values

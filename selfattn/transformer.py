@@ -4,7 +4,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._checks import as_float_array, flag, generator, head_size, positive_int
+from ._checks import (
+    as_float_array,
+    flag,
+    generator,
+    head_size,
+    overflow_checked,
+    overflow_error,
+    positive_int,
+    real_number,
+)
 from .gradients import _sum_rows, _weight_gradient
 from .masks import _allowed
 from .multihead import MultiHeadAttention
@@ -37,8 +46,10 @@ def layer_norm(x, weight, bias, eps=1e-5):
     Raises
     ------
     TypeError, ValueError
-        If an input is not numeric, ``weight`` or ``bias`` is not of shape ``(d,)``, or
-        ``eps`` is not a positive, finite number.
+        If an input is not numeric, ``weight`` or ``bias`` is not of shape ``(d,)``,
+        ``eps`` is not a positive number within the range of the float the statistics are
+        computed in (float32 for float16 and float32 ``x``, else ``x``'s dtype), or the
+        output overflows. A large but finite ``x`` is fine: it is scaled before squaring.
 
     Examples
     --------
@@ -56,11 +67,21 @@ def layer_norm(x, weight, bias, eps=1e-5):
     """
     x = as_float_array(x, "x", ("...", "d"))
     weight, bias = (_vector(value, name, x.shape[-1]) for value, name in ((weight, "weight"), (bias, "bias")))
-    if isinstance(eps, bool) or not isinstance(eps, (int, float, np.integer, np.floating)):
-        raise TypeError(f"eps must be a real number; got {type(eps).__name__} {eps!r}")
-    if not (np.isfinite(eps) and eps > 0):
-        raise ValueError(f"eps must be positive and finite (a constant vector would divide by zero); got {eps}")
-    return _layer_norm(x, weight, bias, float(eps))[0]
+    eps = real_number(eps, "eps", positive=True)
+    stats = _stats_dtype(x.dtype)
+    with np.errstate(over="ignore", under="ignore"):
+        representable = 0 < stats.type(eps) < np.inf
+    if not representable:  # a constant vector would divide by zero; or the variance + eps overflow
+        info = np.finfo(stats)
+        raise ValueError(
+            f"eps must be between {info.smallest_subnormal:.3g} and {info.max:.3g}, "
+            f"the positive range of {stats} (layer_norm's statistics for x of dtype {x.dtype}); got {eps!r}"
+        )
+    with np.errstate(over="ignore", invalid="ignore"):  # reported by name just below
+        y = _layer_norm(x, weight, bias, eps)[0]
+    if not np.isfinite(y).all():
+        raise overflow_error("layer_norm", y.dtype, {"weight": weight, "bias": bias})
+    return y
 
 
 def _vector(value, name, d):
@@ -70,11 +91,29 @@ def _vector(value, name, d):
     return value
 
 
+def _stats_dtype(dtype):
+    """The float dtype layer norm's statistics are computed in: at least float32, as in PyTorch."""
+    return np.promote_types(dtype, np.float32)
+
+
 def _layer_norm(x, weight, bias, eps):
-    """Layer norm, unchecked; returns the output and what its backward needs: ``(x_hat, 1 / std)``."""
-    centred = x - x.mean(axis=-1, keepdims=True)
-    inv_std = 1 / np.sqrt(np.mean(centred * centred, axis=-1, keepdims=True) + eps)
-    x_hat = centred * inv_std
+    """Layer norm, unchecked; returns the output and what its backward needs: ``(x_hat, 1 / std)``.
+
+    Each vector is first divided by a power of two ``2**shift`` at least its largest entry
+    (when that is above 1), which is exact, so that no square can overflow;
+    ``std(x) = 2**shift * sqrt(var(x / 2**shift) + eps / 4**shift)``.
+    """
+    stats = _stats_dtype(x.dtype)
+    largest = np.abs(x).max(axis=-1, keepdims=True).astype(stats)
+    shift = np.maximum(np.frexp(largest)[1], 0)
+    y = np.ldexp(x.astype(stats, copy=False), -shift)
+    centred = y - y.mean(axis=-1, keepdims=True)
+    var = np.mean(centred * centred, axis=-1, keepdims=True) + np.ldexp(stats.type(eps), -2 * shift)
+    # var is 0 only for a constant vector whose eps / 4**shift underflowed: its x_hat is 0, its 1 / std 1 / sqrt(eps)
+    constant = var == 0
+    inv_std_y = 1 / np.sqrt(np.where(constant, 1, var))
+    x_hat = (centred * inv_std_y).astype(x.dtype, copy=False)
+    inv_std = np.where(constant, 1 / np.sqrt(stats.type(eps)), np.ldexp(inv_std_y, -shift))  # in stats' dtype
     return x_hat * weight + bias, (x_hat, inv_std)
 
 
@@ -84,7 +123,7 @@ def _layer_norm_backward(d_y, x_hat, inv_std, weight):
     dx = inv_std * (
         d_x_hat - d_x_hat.mean(axis=-1, keepdims=True) - x_hat * np.mean(d_x_hat * x_hat, axis=-1, keepdims=True)
     )
-    return dx, _sum_rows(d_y * x_hat), _sum_rows(d_y)
+    return dx.astype(x_hat.dtype, copy=False), _sum_rows(d_y * x_hat), _sum_rows(d_y)
 
 
 def _axes(names):
@@ -247,7 +286,10 @@ class TransformerBlock:
         ndarray, shape (..., n, d_model)
         """
         x, allowed = self._inputs(x, mask, causal)
-        return self._forward(x, allowed)[0]
+        forward = overflow_checked(
+            lambda: self._forward(x, allowed), "the Transformer block", np.result_type(x, self.w_1), {"x": x}
+        )
+        return forward[0]
 
     def backward(self, x, d_out, mask=None, *, causal=False):
         """The gradients of a loss, given its gradient ``d_out`` with respect to ``self(x)``.
@@ -273,7 +315,12 @@ class TransformerBlock:
         d_out = as_float_array(d_out, "d_out", ("...", "n", "d_model"))
         if d_out.shape != x.shape:
             raise ValueError(f"d_out must have the shape of the output, that of x {x.shape}; got shape {d_out.shape}")
-        return self._backward(x, d_out, allowed)
+        return overflow_checked(
+            lambda: self._backward(x, d_out, allowed),
+            "the Transformer block's backward pass",
+            np.result_type(x, d_out, self.w_1),
+            {"x": x, "d_out": d_out},
+        )
 
     def _inputs(self, x, mask, causal):
         """Checked ``x`` and the keys each token may attend to."""

@@ -432,7 +432,7 @@ CASES = [
     ),
     row(
         lambda: attention_weights(Q, K, scale=10**400),
-        Raises(ValueError, "scale", "finite", "10000000"),
+        Raises(ValueError, "scale", "finite", "an int of 401 digits"),
         "attention_weights-scale-huge-int",
     ),
     row(lambda: attention_weights(Q, K, scale=0), Returns(UNIFORM), "attention_weights-scale-zero"),
@@ -552,6 +552,12 @@ CASES = [
         lambda: attention_backward(Q, K, V, np.ones((3, 6), int))[2],
         Returns(np.full((5, 6), 3 / 5)),
         "attention_backward-d_out-int",
+    ),
+    row(
+        # equal weights; dP = d_out @ v.T = 6 * 1e200 * 1e200 overflows
+        lambda: attention_backward(Q, K, np.full((5, 6), 1e200), np.full((3, 6), 1e200)),
+        Raises(ValueError, "d_out", "the gradients overflowed float64", "q, k, v and d_out of magnitude up to 1e+200"),
+        "attention_backward-overflow",
     ),
     # split_heads(x, n_heads) and merge_heads(x)
     *bad_array("split_heads", split_heads, "x", (5, 8), lambda x: (x, 2)),
@@ -796,6 +802,17 @@ CASES = [
         Returns(np.zeros((8, 8))),
         "MultiHeadAttention.backward-zero-d_out",
     ),
+    row(
+        # identity weights: the scores x . x / 2 of 1e200-sized tokens overflow; the message names x, not q and k
+        lambda: mha().backward(np.full((5, 8), 1e200), np.ones((5, 8))),
+        Raises(ValueError, "x", "backward pass overflowed float64", "got x and d_out of magnitude up to 1e+200"),
+        "MultiHeadAttention.backward-overflow",
+    ),
+    row(
+        lambda: mha().backward(X, np.full((5, 8), 1.7e308)),
+        Raises(ValueError, "d_out", "backward pass overflowed float64", "up to 1.7e+308: rescale x and d_out"),
+        "MultiHeadAttention.backward-gradients-overflow",
+    ),
     # layer_norm(x, weight, bias, eps)
     *bad_array("layer_norm", layer_norm, "x", (5, 8), lambda x: (x, ONES8, ZEROS8)),
     *bad_array("layer_norm", layer_norm, "weight", (8,), lambda w: (X, w, ZEROS8)),
@@ -820,15 +837,44 @@ CASES = [
     ),
     row(
         lambda: layer_norm(X, ONES8, ZEROS8, eps="1e-5"),
-        Raises(TypeError, "eps", "real number", "str"),
+        Raises(TypeError, "eps", "positive number", "str"),
         "layer_norm-eps-s",
     ),
     row(
         lambda: layer_norm(X, ONES8, ZEROS8, eps=True),
-        Raises(TypeError, "eps", "real number", "bool"),
+        Raises(TypeError, "eps", "positive number", "bool"),
         "layer_norm-eps-b",
     ),
     row(lambda: layer_norm([[1, 3]], [1, 1], [0, 0], eps=1e-300), Returns([[-1.0, 1.0]]), "layer_norm-ints"),
+    row(
+        lambda: layer_norm(X, ONES8, ZEROS8, eps=10**400),
+        Raises(ValueError, "eps", "positive, finite", "an int of 401 digits"),
+        "layer_norm-eps-huge-int",
+    ),
+    row(
+        lambda: layer_norm(np.float32(X), ONES8, ZEROS8, eps=1e-50),
+        Raises(ValueError, "eps", "positive range of float32", "1e-50"),
+        "layer_norm-eps-below-float32",
+    ),
+    row(
+        lambda: layer_norm(np.float32(X), ONES8, ZEROS8, eps=1e39),
+        Raises(ValueError, "eps", "positive range of float32", "1e+39"),
+        "layer_norm-eps-above-float32",
+    ),
+    # mean 0 and variance s**2: (x - 0) / s = +-1, whatever s is, with no square overflowing
+    row(lambda: layer_norm([[3e200, -3e200]], [1, 1], [0, 0]), Returns([[1.0, -1.0]]), "layer_norm-x-huge"),
+    row(lambda: layer_norm([[1.7e308, -1.7e308]], [1, 1], [0, 0]), Returns([[1.0, -1.0]]), "layer_norm-x-largest"),
+    row(lambda: layer_norm([[1e300, 1e300]], [1, 1], [0, 0]), Returns([[0.0, 0.0]]), "layer_norm-x-huge-constant"),
+    row(
+        lambda: layer_norm(np.float16([[300, -300]]), np.float16([1, 1]), np.float16([0, 0])),
+        Returns([[1, -1]], np.float16),
+        "layer_norm-float16-squares-beyond-float16",
+    ),
+    row(
+        lambda: layer_norm([[1.0, -1.0]], [1e308, 1e308], [1e308, 1e308]),
+        Raises(ValueError, "weight", "overflowed float64", "weight and bias of magnitude up to 1e+308"),
+        "layer_norm-output-overflows",
+    ),
     # TransformerBlock(...), TransformerBlock.init, the block and its backward
     row(
         lambda: dataclasses.replace(BLOCK, attn="attention"),
@@ -901,6 +947,24 @@ CASES = [
         "TransformerBlock.backward-d_out-shape",
     ),
     row(lambda: BLOCK.backward(X, np.zeros((5, 8)))[0], Returns(np.zeros((5, 8))), "TransformerBlock.backward-zero"),
+    # the layer norms bring x * 1e300 down to order 1, and what the block adds to it is lost in rounding
+    row(lambda: BLOCK(X * 1e300) / 1e300, Returns(X), "TransformerBlock-x-huge"),
+    # d_out passes the residual unchanged; the paths through the layer norms are multiplied by 1 / std ~ 1e-300
+    row(
+        lambda: BLOCK.backward(X * 1e300, np.ones((5, 8)))[0],
+        Returns(np.ones((5, 8))),
+        "TransformerBlock.backward-huge",
+    ),
+    row(
+        lambda: dataclasses.replace(BLOCK, b_2=np.full(8, 1e308))(np.full((5, 8), 1e308)),
+        Raises(ValueError, "x", "the Transformer block overflowed float64", "x of magnitude up to 1e+308: rescale x"),
+        "TransformerBlock-overflow",
+    ),
+    row(
+        lambda: BLOCK.backward(X, np.full((5, 8), 1.7e308)),
+        Raises(ValueError, "d_out", "backward pass overflowed float64", "x and d_out of magnitude up to 1.7e+308"),
+        "TransformerBlock.backward-overflow",
+    ),
     # rotary_embedding(x, positions, base)
     *bad_array("rotary_embedding", rotary_embedding, "x", (5, 4), lambda x: (x,)),
     row(lambda: rotary_embedding(np.ones((5, 3))), Raises(ValueError, "x", "even", "(5, 3)"), "rotary_embedding-odd-d"),
@@ -956,6 +1020,34 @@ CASES = [
         "rotary_embedding-base-b",
     ),
     row(lambda: rotary_embedding([[1, 0]], [0]), Returns([[1.0, 0.0]]), "rotary_embedding-ints"),
+    row(
+        lambda: rotary_embedding(np.ones((5, 4)), np.full(5, np.longdouble(10) ** 400)),
+        Raises(ValueError, "positions", "finite in float64", "1e+400"),
+        "rotary_embedding-positions-long-double",
+    ),
+    row(
+        lambda: rotary_embedding(np.ones((5, 4)), [[0, 1, 2, 3, 4], [0, 1]]),
+        Raises(ValueError, "positions", "rectangular", "ragged"),
+        "rotary_embedding-positions-ragged",
+    ),
+    row(
+        lambda: rotary_embedding(np.ones((5, 4)), base=10**400),
+        Raises(ValueError, "base", "positive, finite", "an int of 401 digits"),
+        "rotary_embedding-base-huge-int",
+    ),
+    # turned by 1 radian: (6e4 cos 1 - 6e4 sin 1, 6e4 sin 1 + 6e4 cos 1) = (-1.8e4, 8.3e4), beyond float16's 65504
+    row(
+        lambda: rotary_embedding(np.full((2, 2), 6e4, np.float16)),
+        Raises(ValueError, "x", "the rotated x overflowed float16", "x of magnitude up to 6e+04"),
+        "rotary_embedding-float16-overflow",
+    ),
+    row(lambda: rotary_embedding([[1.7e308, 0.0]]), Returns([[1.7e308, 0.0]]), "rotary_embedding-x-largest"),
+    # pair 1 of d = 4 turns by base**(-1/2) = 1e150 radians per position: 1e300 * 1e150 overflows
+    row(
+        lambda: rotary_embedding(np.ones((2, 4)), [0, 1e300], base=1e-300),
+        Raises(ValueError, "base", "a base of at least 1", "base 1e-300"),
+        "rotary_embedding-angles-overflow",
+    ),
     row(
         lambda: rotary_embedding(np.array([[1, 0]], np.float32)),
         Returns([[1, 0]], np.float32),
@@ -1046,6 +1138,20 @@ CASES = [
         Returns(np.zeros((3, 6))),
         "flash_attention-fully-masked",
     ),
+    # equal weights: the output is the mean of the values, although their sum is beyond float16 (or float64)
+    row(
+        lambda: flash_attention(
+            np.ones((1, 4), np.float16), np.ones((2, 4), np.float16), np.full((2, 3), 6e4, np.float16), block_size=1
+        ),
+        Returns(np.full((1, 3), 6e4), np.float16),
+        "flash_attention-float16-sum-of-values-beyond-float16",
+    ),
+    row(
+        lambda: flash_attention(np.ones((1, 4)), np.ones((3, 4)), [[1.7e308], [-1.7e308], [1.7e308]], block_size=2),
+        Returns([[1.7e308 / 3]]),
+        "flash_attention-values-largest",
+    ),
+    row(lambda: flash_attention(Q, K, V, workers=10**6), Returns(np.ones((3, 6))), "flash_attention-workers-many"),
 ]
 
 

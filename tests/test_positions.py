@@ -176,7 +176,7 @@ X, X234 = np.ones((3, 4)), np.ones((2, 3, 4))
         (X, {"positions": np.zeros((2, 3))}, ValueError, r"positions must have shape.*got shape \(2, 3\)"),
         (X, {"positions": [[0, 1], [2]]}, ValueError, "positions must be a rectangular array"),
         (X, {"positions": [True, False, True]}, TypeError, "positions must be real numbers.*bool"),
-        (X, {"positions": [0, np.inf, 2]}, ValueError, "positions must be finite; got inf"),
+        (X, {"positions": [0, np.inf, 2]}, ValueError, "positions must be finite in float64; got inf"),
         (X, {"base": 0}, ValueError, "base must be a positive, finite number; got 0"),
         (X, {"base": -10.0}, ValueError, "base must be a positive, finite number; got -10.0"),
         (X, {"base": np.nan}, ValueError, "base must be a positive, finite number; got nan"),
