@@ -5,7 +5,8 @@ Every page of the sitemap (and the 404 page) is served from 127.0.0.1 under the 
 failed request or request to another host; every formula rendered as MathML and no TeX
 left in the text; every image loaded, with an alt text; no critical or serious
 accessibility violation (axe-core's WCAG 2.1 A and AA rules) in the light scheme or the
-dark one; every copy button copies code that runs when pasted into Python, page by page;
+dark one; every copy button copies code without prompts: on a Markdown page the code of
+its Python blocks, which its notebook runs, elsewhere code that runs when pasted into Python;
 code blocks that fit a desktop's width; nothing wider than a phone; and a page weight.
 Then, once: a walk with the Tab key through a page, and the 404 page. What Material does
 by itself (search, scrolling to an anchor) is not tested here; the strict build checks
@@ -25,12 +26,30 @@ from urllib.parse import urljoin, urlsplit
 import browser
 import pytest
 from session import Sessions
+from sitebuild import ROOT, load_hook
 
 if browser.unavailable():  # one line for the whole module, instead of one per test
     if os.environ.get("SELFATTN_NO_SKIPS") == "1":
         pytest.fail(f"{browser.unavailable()} (SELFATTN_NO_SKIPS=1: nothing optional is optional)", pytrace=False)
     pytest.skip(browser.unavailable(), allow_module_level=True)
 
+DOCS = ROOT / "docs"
+hook = load_hook("pages")  # which blocks are Python blocks, and what their copy buttons copy
+
+
+def markdown_code():
+    """{page name, as ``browser.discover_pages`` names it: its Python blocks} for each
+    Markdown page with Python blocks."""
+    code = {}
+    for path in sorted(DOCS.rglob("*.md")):
+        blocks = [source for _, _, source in hook.python_blocks(path.read_text())]
+        stem = path.relative_to(DOCS).with_suffix("").as_posix().removesuffix("index").strip("/")
+        if blocks:
+            code[stem.replace("/", "-") or "index"] = blocks
+    return code
+
+
+MARKDOWN_CODE = markdown_code()
 HOME_LIMIT = 1_000_000
 PAGE_LIMIT = 2_000_000
 SHARDS = 2  # the pages are checked in shards, each in one pytest-xdist worker (see conftest.py)
@@ -81,12 +100,13 @@ def inspector(chromium):
 )
 def reports(request, inspector, pages):
     """Every page of one shard opened once and put through every check: {page name: PageReport}.
-    What a page's copy buttons copied runs as a pasted session while the next page is checked."""
+    What the copy buttons of a page without Markdown code (an API page, a notebook page)
+    copied runs as a pasted session while the next page is checked."""
     reports = {}
     with Sessions() as sessions:
         for page in pages[request.param :: SHARDS]:
             report = reports[page.name] = inspector.inspect(page.url, page.status)
-            if report.copied:
+            if report.copied and page.name not in MARKDOWN_CODE:
                 sessions.run(page.name, "\n".join(report.copied))
         for name, errors in sessions.results().items():
             reports[name].pasted = errors
@@ -179,10 +199,23 @@ def test_every_copy_button_copies_code_without_prompts(reports):
     assert sum(len(r.copied) for r in reports.values()) > 10, "hardly any copy button on any page"
 
 
+def test_the_copy_buttons_of_a_page_copy_the_code_of_its_python_blocks(reports):
+    """On a Markdown page, button after button copies the code of each Python block: a
+    doctest without its prompts and output, left to raise where the page shows an error.
+    That is the code of the page's notebook, which tests/test_notebooks.py runs from top to
+    bottom (catching only the errors the page shows): so what a reader pastes runs too."""
+    compared = [name for name in reports if name in MARKDOWN_CODE]
+    assert len(compared) > 10, f"hardly any Markdown page with code was checked: {compared}"
+    for name in compared:
+        expected = [hook.code_of(block, catch=False).rstrip("\n") for block in MARKDOWN_CODE[name]]
+        copied = [text.rstrip("\n") for text in reports[name].copied]
+        assert copied == expected, f"{name}: the copy buttons copy other code than the page's Python blocks"
+
+
 def test_what_the_copy_buttons_copy_runs_when_pasted(reports):
-    """A reader clicks every copy button of a page in order and pastes it all into one
-    Python session: no ``SyntaxError`` and no ``NameError``; another error only as often as
-    the page shows that error itself."""
+    """On a page without Markdown code (an API page, a notebook page), a reader clicks every
+    copy button in order and pastes it all into one Python session: no ``SyntaxError`` and
+    no ``NameError``; another error only as often as the page shows that error itself."""
     assert sum(r.pasted is not None for r in reports.values()) > 2, "hardly any page was pasted"
     missing, wrong = set(), []
     for name, errors in ((name, r.pasted) for name, r in reports.items() if r.pasted):
@@ -242,7 +275,6 @@ def test_the_keyboard_reaches_every_control_and_shows_where_it_is(desktop, serve
     kinds = walk["kinds"]
     for kind in ("palette", "search", "notebook", "copy", "solution"):
         assert kinds.get(kind), f"the walk met no {kind} control: {kinds}"
-
 
 
 def test_404_page_is_served_with_its_styles(desktop, server):

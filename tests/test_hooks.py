@@ -198,7 +198,7 @@ def test_a_figure_without_a_label_or_a_failing_block_stops_the_page(drawn, page,
 
 
 def test_a_doctest_is_shown_as_a_session_and_its_copy_button_copies_only_the_code():
-    in_a_note = '\n!!! note\n\n    ```python\n    >>> 1\n    1\n    ```\n'
+    in_a_note = "\n!!! note\n\n    ```python\n    >>> 1\n    1\n    ```\n"
     markdown = copy.on_page_markdown(PAGE + in_a_note, None, None, None)
     assert markdown.count("```pycon\n") == 2 and markdown.count("```python\n") == 1  # the plain block stays Python
     shown = (

@@ -164,7 +164,7 @@ def test_ci_runs_unchanged_on_a_machine_with_chromium_and_a_local_index(tmp_path
 def test_site_is_built_strictly_after_the_tests_and_uploaded_from_main(tmp_path):
     (_, job, calls) = jobs_that_test(tmp_path)[0]
     assert index_of(calls, "make test") < index_of(calls, "make build")
-    (_, build_job, upload), = steps_using("actions/upload-pages-artifact")
+    ((_, build_job, upload),) = steps_using("actions/upload-pages-artifact")
     assert build_job == job and upload["with"]["path"] == "site"
     assert upload.get("if") == ON_MAIN or build_job.get("if") == ON_MAIN
     dry_run = subprocess.run(["make", "-n", "build"], cwd=ROOT, capture_output=True, text=True, check=True)
@@ -172,11 +172,11 @@ def test_site_is_built_strictly_after_the_tests_and_uploaded_from_main(tmp_path)
 
 
 def test_deploy_job_publishes_to_pages_only_from_main():
-    (deploy_job_name, deploy_job, deploy), = steps_using("actions/deploy-pages")
+    ((deploy_job_name, deploy_job, deploy),) = steps_using("actions/deploy-pages")
     assert deploy_job["if"] == ON_MAIN
     needs = deploy_job["needs"]
     needs = [needs] if isinstance(needs, str) else needs
-    (build_job_name, _, _), = steps_using("actions/upload-pages-artifact")
+    ((build_job_name, _, _),) = steps_using("actions/upload-pages-artifact")
     assert build_job_name in needs, "deploy must wait for the job that tests and builds the site"
     assert deploy_job["permissions"] == {"pages": "write", "id-token": "write"}
     assert deploy["id"] == "deployment"
@@ -196,4 +196,3 @@ def test_actions_are_pinned_to_a_major_version():
             if "uses" in step:
                 _, _, version = step["uses"].partition("@")
                 assert version.startswith("v") and version[1:].isdigit(), f"{job_name}: {step['uses']}"
-
