@@ -4,6 +4,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export NO_MKDOCS_2_WARNING := 1
+# Python may keep its bytecode (in git-ignored __pycache__/ folders): where the environment
+# says otherwise, every process of a test run compiles its modules from source again and
+# pytest rewrites the asserts of every test module again, a few seconds a process.
+unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: install serve test build screenshots benchmark benchmark-pages budgets mutation clean
 
