@@ -36,7 +36,7 @@ $(VENV)/.bench-installed: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
 	touch $@
 
-benchmark: $(VENV)/.bench-installed  ## time and memory of every attention, into docs/benchmarks/results.json (30-60 min)
+benchmark: $(VENV)/.bench-installed  ## time and memory of every attention, into docs/benchmarks/results.json (10-30 min)
 	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(BIN)/python benchmarks/attention.py
 
 benchmark-pages: $(STAMP)  ## how long each page's code takes on one core (pages run in every test run)
