@@ -18,7 +18,7 @@ def as_float_array(x, name, shape):
     kept; integer and boolean input becomes float64.
     """
     arr = as_array(x, name)
-    if arr.dtype.kind not in "biuf":
+    if not (arr.dtype == bool or real_dtype(arr.dtype)):
         raise TypeError(f"{name} must be a real numeric array; got dtype {arr.dtype}")
     if arr.dtype.kind != "f":
         arr = arr.astype(np.float64)
@@ -33,6 +33,11 @@ def as_float_array(x, name, shape):
         where = tuple(int(i) for i in np.argwhere(~np.isfinite(arr))[0])
         raise ValueError(f"{name} must be finite; got {arr[where]} at index {where}")
     return arr
+
+
+def real_dtype(dtype):
+    """Whether ``dtype`` holds real numbers: integers or floats (not bool, complex, strings, dates)."""
+    return dtype.kind in ("i", "u", "f")
 
 
 def as_array(x, name):

@@ -64,7 +64,7 @@ def padding_mask(lengths, n_k):
     """
     n_k = positive_int(n_k, "n_k")
     lengths = as_array(lengths, "lengths")
-    if lengths.ndim != 1 or lengths.size == 0 or lengths.dtype.kind not in "iu":
+    if lengths.ndim != 1 or lengths.size == 0 or lengths.dtype.kind not in ("i", "u"):
         raise ValueError(
             f"lengths must be a non-empty 1-D array of ints, shape (batch,); "
             f"got shape {lengths.shape} and dtype {lengths.dtype}"

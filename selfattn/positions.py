@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from ._checks import as_array, as_float_array, overflow_error, positive_int, real_number
+from ._checks import as_array, as_float_array, overflow_error, positive_int, real_dtype, real_number
 
 
 def sinusoidal_positions(n, d_model):
@@ -140,7 +140,7 @@ def _rotate(x, angle):
 def _positions(positions, x_shape):
     """``positions`` as a float64 array whose shape broadcasts to ``x_shape[:-1]``, or an error."""
     arr = as_array(positions, "positions")
-    if arr.dtype.kind not in "iuf":
+    if not real_dtype(arr.dtype):
         raise TypeError(f"positions must be real numbers (ints or floats); got dtype {arr.dtype}")
     leading = x_shape[:-1]
     try:

@@ -141,6 +141,9 @@ CASES = [
     row(lambda: softmax([1e308, -1e308]), Returns([1.0, 0.0]), "softmax-no-overflow-warning"),
     row(lambda: softmax(np.array([3e38, -3e38], np.float32)), Returns([1, 0], np.float32), "softmax-float32-spread"),
     row(lambda: softmax(np.array([6e4, -6e4], np.float16)), Returns([1, 0], np.float16), "softmax-float16-spread"),
+    # booleans and unsigned ints are numbers too, computed in float64: softmax([1, 0]) = [e, 1] / (1 + e)
+    row(lambda: softmax([True, False]), Returns([E / (1 + E), 1 / (1 + E)]), "softmax-bool"),
+    row(lambda: softmax(np.array([1, 0], np.uint8)), Returns([E / (1 + E), 1 / (1 + E)]), "softmax-uint8"),
     # one_hot(tokens, vocab)
     row(lambda: one_hot(5), Raises(TypeError, "tokens", "sequence of tokens", "int 5"), "one_hot-tokens-int"),
     row(lambda: one_hot(None), Raises(TypeError, "tokens", "sequence of tokens", "NoneType"), "one_hot-tokens-None"),
@@ -1020,6 +1023,17 @@ CASES = [
         "rotary_embedding-base-b",
     ),
     row(lambda: rotary_embedding([[1, 0]], [0]), Returns([[1.0, 0.0]]), "rotary_embedding-ints"),
+    # d = 2: one pair, turned by its position in radians, pi / 2 here
+    row(
+        lambda: rotary_embedding([[1, 0]], np.array([np.pi / 2])),
+        Returns([[np.cos(np.pi / 2), 1.0]]),
+        "rotary_embedding-float-position",
+    ),
+    row(
+        lambda: rotary_embedding([[1, 0]], np.array([1], np.uint8)),
+        Returns([[np.cos(1), np.sin(1)]]),
+        "rotary_embedding-uint8-position",
+    ),
     row(
         lambda: rotary_embedding(np.ones((5, 4)), np.full(5, np.longdouble(10) ** 400)),
         Raises(ValueError, "positions", "finite in float64", "1e+400"),

@@ -326,6 +326,34 @@ def test_x_with_wrong_d_model_is_named():
         mha(np.ones(12))
 
 
+def test_backward_names_its_arguments_and_their_axes():
+    mha = MultiHeadAttention.init(12, 3, rng=0)
+    for x, d_out, name in ((np.ones((5, 8)), np.ones((5, 12)), "x"), (np.ones((5, 12)), np.ones((5, 8)), "d_out")):
+        with pytest.raises(ValueError) as info:
+            mha.backward(x, d_out)
+        assert str(info.value) == f"{name} must have shape (..., n, d_model=12); got shape (5, 8)"
+    for x, d_out, name in ((np.ones(12), np.ones((5, 12)), "x"), (np.ones((5, 12)), np.ones(12), "d_out")):
+        with pytest.raises(ValueError) as info:
+            mha.backward(x, d_out)
+        assert str(info.value) == f"{name} must have shape (..., n, d_model); got shape (12,)"
+
+
+@pytest.mark.parametrize(
+    "x, w, d_out_dtype, dtype",
+    [
+        (np.float32(10), np.float32(1e19), np.float32, "float32"),  # scores of 1e40 and more
+        (np.float64(1e200), np.float32(1), np.float32, "float64"),
+        (np.float32(10), np.float32(1e19), np.float64, "float64"),
+        (np.float32(10), np.float64(1e160), np.float32, "float64"),
+    ],
+)
+def test_backward_overflow_names_the_dtype_of_x_d_out_and_the_weights_together(x, w, d_out_dtype, dtype):
+    eye = np.eye(4, dtype=w.dtype) * w
+    mha = MultiHeadAttention(n_heads=2, w_q=eye, w_k=eye, w_v=eye, w_o=eye)
+    with pytest.raises(ValueError, match=f"the multi-head attention's backward pass overflowed {dtype} "):
+        mha.backward(np.full((3, 4), x), np.ones((3, 4), d_out_dtype))
+
+
 def test_mask_with_wrong_shape_is_named():
     mha = MultiHeadAttention.init(12, 3, rng=0)
     expected = r"mask must broadcast to \(n_q, n_k\) or \(\.\.\., n_heads, n_q, n_k\) = \(3, 5, 7\); got shape \(5, 5\)"

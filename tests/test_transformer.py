@@ -110,6 +110,15 @@ def test_init_shapes_and_starting_values():
     assert block != TransformerBlock.init(d_model=6, n_heads=3, d_ff=10, rng=1)
 
 
+def test_equal_only_when_the_attention_and_every_array_are_equal():
+    block = TransformerBlock.init(d_model=6, n_heads=3, d_ff=10, rng=0)
+    other_attn = dataclasses.replace(block, attn=dataclasses.replace(block.attn, n_heads=2))
+    other_array = dataclasses.replace(block, b_2=np.ones(6))
+    assert block == dataclasses.replace(block)
+    assert block != other_attn and block != other_array
+    assert block.__eq__(block.attn) is NotImplemented
+
+
 def test_init_bad_arguments():
     with pytest.raises(ValueError, match=r"d_model must be divisible by n_heads; got d_model=6 and n_heads=4"):
         TransformerBlock.init(6, 4, 10)
