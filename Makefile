@@ -42,10 +42,9 @@ benchmark: $(VENV)/.bench-installed  ## time and memory of every attention, into
 benchmark-pages: $(STAMP)  ## how long each page's code takes on one core (pages run in every test run)
 	$(BIN)/python benchmarks/pages.py
 
-mutation: $(STAMP)  ## mutation testing of selfattn/ with mutmut (long; not part of make test)
+mutation: $(STAMP)  ## mutation testing of selfattn/ with mutmut (an hour or more; resumes where it stopped)
 	$(BIN)/python -m pip install --quiet -e '.[test,mutation]'
-	rm -rf mutants
-	$(BIN)/mutmut run
+	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 $(BIN)/mutmut run  # one BLAS thread per mutant; rm -rf mutants to start over
 	$(BIN)/mutmut results  # the mutants not killed; `mutmut show NAME` shows one
 	$(BIN)/mutmut export-cicd-stats && cat mutants/mutmut-cicd-stats.json
 

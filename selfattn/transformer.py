@@ -109,9 +109,10 @@ def _layer_norm(x, weight, bias, eps):
     y = np.ldexp(x.astype(stats, copy=False), -shift)
     centred = y - y.mean(axis=-1, keepdims=True)
     var = np.mean(centred * centred, axis=-1, keepdims=True) + np.ldexp(stats.type(eps), -2 * shift)
-    # var is 0 only for a constant vector whose eps / 4**shift underflowed: its x_hat is 0, its 1 / std 1 / sqrt(eps)
+    # var is 0 only for a constant vector whose eps / 4**shift underflowed: its x_hat is 0 (centred is),
+    # and its 1 / std is 1 / sqrt(eps)
     constant = var == 0
-    inv_std_y = 1 / np.sqrt(np.where(constant, 1, var))
+    inv_std_y = 1 / np.sqrt(var + constant)
     x_hat = (centred * inv_std_y).astype(x.dtype, copy=False)
     inv_std = np.where(constant, 1 / np.sqrt(stats.type(eps)), np.ldexp(inv_std_y, -shift))  # in stats' dtype
     return x_hat * weight + bias, (x_hat, inv_std)

@@ -806,6 +806,12 @@ CASES = [
         "MultiHeadAttention.backward-zero-d_out",
     ),
     row(
+        # the weights are finite; the output, 10 * 1e308, is not
+        lambda: mha(w_o=EYE8 * 1e308)(np.full((5, 8), 10.0)),
+        Raises(ValueError, "x", "the multi-head attention overflowed float64", "x and context of magnitude up to 10"),
+        "MultiHeadAttention-output-overflows",
+    ),
+    row(
         # identity weights: the scores x . x / 2 of 1e200-sized tokens overflow; the message names x, not q and k
         lambda: mha().backward(np.full((5, 8), 1e200), np.ones((5, 8))),
         Raises(ValueError, "x", "backward pass overflowed float64", "got x and d_out of magnitude up to 1e+200"),
@@ -1209,6 +1215,13 @@ def test_overflow_advises_float64_only_to_narrower_floats(dtype, advice):
         assert ("compute in float64" in str(info.value)) == advice, str(info.value)
 
 
+def test_a_number_too_long_to_show_is_counted():
+    for base, shown in ((-(10**28), str(-(10**28))), (-(10**29), "an int of 30 digits")):
+        with pytest.raises(ValueError) as info:
+            rotary_embedding(np.ones((5, 4)), base=base)
+        assert str(info.value) == f"base must be a positive, finite number; got {shown}"
+
+
 def test_overflow_messages_name_the_callers_arguments_in_full():
     big = np.full((2, 4), 1e200)
     largest = "(largest finite value 1.8e+308); got"
@@ -1222,6 +1235,14 @@ def test_overflow_messages_name_the_callers_arguments_in_full():
         attention(big, big, big)
     expected = (
         f"the scores scale * q @ k.T overflowed float64 {largest} q and k of magnitude up to 1e+200: rescale q and k"
+    )
+    assert str(info.value) == expected
+    big32 = np.full((2, 4), 1e20, np.float32)
+    with pytest.raises(ValueError) as info:
+        attention(big32, big32, big32)
+    expected = (
+        "the scores scale * q @ k.T overflowed float32 (largest finite value 3.4e+38); "
+        "got q and k of magnitude up to 1e+20: rescale q and k or compute in float64"
     )
     assert str(info.value) == expected
     with pytest.raises(ValueError) as info:

@@ -119,6 +119,23 @@ def test_equal_only_when_the_attention_and_every_array_are_equal():
     assert block.__eq__(block.attn) is NotImplemented
 
 
+def test_init_scales_the_mlp_weights_to_keep_outputs_of_order_one():
+    block = TransformerBlock.init(d_model=64, n_heads=4, d_ff=256, rng=0)
+    # 16384 draws each: the sample standard deviation is within 2% of the one asked for
+    assert abs(block.w_1.std() * np.sqrt(64) - 1) < 0.02
+    assert abs(block.w_2.std() * np.sqrt(256) - 1) < 0.02
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [((0, 1, 4), "d_model must be a positive int; got 0"), ((4, 0, 4), "n_heads must be a positive int; got 0")],
+)
+def test_init_names_the_bad_size(args, message):
+    with pytest.raises(ValueError) as info:
+        TransformerBlock.init(*args)
+    assert str(info.value) == message
+
+
 def test_init_bad_arguments():
     with pytest.raises(ValueError, match=r"d_model must be divisible by n_heads; got d_model=6 and n_heads=4"):
         TransformerBlock.init(6, 4, 10)
@@ -390,3 +407,18 @@ def test_backward_bad_input():
         block.backward(np.ones((4, 6)), np.ones((4, 6)), np.ones((4, 4)))
     with pytest.raises(TypeError, match=r"causal must be True or False"):
         block.attn.backward(np.ones((4, 6)), np.ones((4, 6)), causal="yes")
+
+
+@pytest.mark.parametrize("size", [2.0**600, 2.0**1000])  # powers of two: their mean is exact
+def test_a_constant_token_has_the_gradient_of_any_other_constant_token(size):
+    """Layer norm maps every constant vector to its bias, and its gradient there is
+    (I - 1/n) / sqrt(eps) whatever the constant: with the MLP switched off (w_1 = 0) the
+    block's gradient is the same for tokens of ones and of ``size``, although
+    var + eps underflows when the vector is scaled down to be squared."""
+    block = dataclasses.replace(random_block(), w_1=np.zeros((6, 10)), b_1=np.zeros(10))
+    d_out = normal(1, 4, 6)
+    dx_ones, grads_ones = block.backward(np.ones((4, 6)), d_out)
+    dx_big, grads_big = block.backward(np.full((4, 6), size), d_out)
+    np.testing.assert_allclose(dx_big, dx_ones, rtol=1e-12)
+    np.testing.assert_allclose(grads_big.attn.w_v, grads_ones.attn.w_v, rtol=1e-12)
+    assert np.abs(dx_big - d_out).max() > 1  # the layer norm's path counts: 1 / sqrt(eps) is 316
