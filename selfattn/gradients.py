@@ -72,7 +72,7 @@ def attention_backward(q, k, v, d_out, mask=None, *, causal=False, scale=None):
         )
     weights = _attention_weights(q, k, _allowed(mask, causal, q.shape[-2], k.shape[-2]), scale)
     with np.errstate(over="ignore", invalid="ignore"):  # reported by name just below
-        dq, dk, dv = _attention_backward(q, k, v, weights, d_out.astype(q.dtype, copy=False), scale)
+        dq, dk, dv = _attention_backward(q, k, v, weights, d_out.astype(q.dtype), scale)
         grads = _sum_to(dq, q), _sum_to(dk, k), _sum_to(dv, v)
     if not all(np.isfinite(g).all() for g in grads):
         raise overflow_error("the gradients", q.dtype, {"q": q, "k": k, "v": v, "d_out": d_out})
@@ -96,11 +96,8 @@ def _attention_backward(q, k, v, weights, d_out, scale):
 
 def _sum_to(grad, like):
     """``grad`` summed over the batch axes that ``like`` was broadcast along, in ``like``'s shape."""
-    extra = grad.ndim - like.ndim
-    grad = grad.sum(axis=tuple(range(extra))) if extra else grad
-    ones = tuple(i for i, n in enumerate(like.shape) if n == 1 and grad.shape[i] != 1)
-    grad = grad.sum(axis=ones, keepdims=True) if ones else grad
-    return grad
+    grad = grad.sum(axis=tuple(range(grad.ndim - like.ndim)))  # the leading axes that like does not have
+    return grad.sum(axis=tuple(i for i, n in enumerate(like.shape) if n == 1), keepdims=True)  # its axes of size 1
 
 
 def _sum_rows(a):

@@ -128,13 +128,14 @@ def rotary_embedding(x, positions=None, *, base=10000.0):
 
 
 def _rotate(x, angle):
-    """``x`` with features ``(2i, 2i + 1)`` rotated by ``angle[..., i]``; unchecked."""
-    cos, sin = np.cos(angle).astype(x.dtype), np.sin(angle).astype(x.dtype)
+    """``x`` with features ``(2i, 2i + 1)`` rotated by ``angle[..., i]`` (float64), in float64, then
+    rounded once to ``x``'s dtype; unchecked."""
+    cos, sin = np.cos(angle), np.sin(angle)
     even, odd = x[..., 0::2], x[..., 1::2]
-    out = np.empty_like(x)
+    out = np.empty(x.shape)
     out[..., 0::2] = even * cos - odd * sin
     out[..., 1::2] = even * sin + odd * cos
-    return out
+    return out.astype(x.dtype)
 
 
 def _positions(positions, x_shape):

@@ -69,7 +69,7 @@ def layer_norm(x, weight, bias, eps=1e-5):
     weight, bias = (_vector(value, name, x.shape[-1]) for value, name in ((weight, "weight"), (bias, "bias")))
     eps = real_number(eps, "eps", positive=True)
     stats = _stats_dtype(x.dtype)
-    with np.errstate(over="ignore", under="ignore"):
+    with np.errstate(over="ignore"):  # eps beyond float32 becomes inf: refused just below
         representable = 0 < stats.type(eps) < np.inf
     if not representable:  # a constant vector would divide by zero; or the variance + eps overflow
         info = np.finfo(stats)
@@ -77,7 +77,7 @@ def layer_norm(x, weight, bias, eps=1e-5):
             f"eps must be between {info.smallest_subnormal:.3g} and {info.max:.3g}, "
             f"the positive range of {stats} (layer_norm's statistics for x of dtype {x.dtype}); got {eps!r}"
         )
-    with np.errstate(over="ignore", invalid="ignore"):  # reported by name just below
+    with np.errstate(over="ignore"):  # reported by name just below
         y = _layer_norm(x, weight, bias, eps)[0]
     if not np.isfinite(y).all():
         raise overflow_error("layer_norm", y.dtype, {"weight": weight, "bias": bias})

@@ -298,6 +298,15 @@ CASES = [
         Raises(ValueError, "x", "overflowed float32", "1e+30"),
         "self_attention-scores-overflow-float32",
     ),
+    # x[0] . x[1] = 1e400 - 1e400: inf - inf, not a number; still the overflow, by name, and no warning
+    *(
+        row(
+            lambda f=f: f(np.array([[1e200, 1e200], [1e200, -1e200]])),
+            Raises(ValueError, "x", "the scores x @ x.T overflowed float64", "x of magnitude up to 1e+200"),
+            f"{f.__name__}-scores-inf-minus-inf",
+        )
+        for f in (self_attention, self_attention_loops)
+    ),
     row(
         lambda: self_attention_loops([[1, 0], [0, 1]])[1],
         Returns(np.array([[E, 1], [1, E]]) / (E + 1)),
@@ -555,6 +564,11 @@ CASES = [
         lambda: attention_backward(Q, K, V, np.ones((3, 6), int))[2],
         Returns(np.full((5, 6), 3 / 5)),
         "attention_backward-d_out-int",
+    ),
+    row(
+        lambda: attention_backward(Q, K, np.ones((2, 5, 6)), D_OUT),
+        Raises(ValueError, "d_out", "(..., n_q, d_v) = (2, 3, 6)", "(3, 6)"),
+        "attention_backward-d_out-without-the-batch-axis-of-v",
     ),
     row(
         # equal weights; dP = d_out @ v.T = 6 * 1e200 * 1e200 overflows
@@ -881,7 +895,7 @@ CASES = [
     ),
     row(
         lambda: layer_norm([[1.0, -1.0]], [1e308, 1e308], [1e308, 1e308]),
-        Raises(ValueError, "weight", "overflowed float64", "weight and bias of magnitude up to 1e+308"),
+        Raises(ValueError, "weight", "layer_norm overflowed float64", "weight and bias of magnitude up to 1e+308"),
         "layer_norm-output-overflows",
     ),
     # TransformerBlock(...), TransformerBlock.init, the block and its backward
@@ -1067,6 +1081,12 @@ CASES = [
         lambda: rotary_embedding(np.ones((2, 4)), [0, 1e300], base=1e-300),
         Raises(ValueError, "base", "a base of at least 1", "base 1e-300"),
         "rotary_embedding-angles-overflow",
+    ),
+    # the last pair of d = 100 turns by (5e-324)**(-98/100) = inf radians per position; at position 0, 0 * inf
+    row(
+        lambda: rotary_embedding(np.ones((2, 100)), base=5e-324),
+        Raises(ValueError, "base", "a base of at least 1", "base 5e-324"),
+        "rotary_embedding-frequencies-overflow",
     ),
     row(
         lambda: rotary_embedding(np.array([[1, 0]], np.float32)),

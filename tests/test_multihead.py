@@ -354,6 +354,16 @@ def test_backward_overflow_names_the_dtype_of_x_d_out_and_the_weights_together(x
         mha.backward(np.full((3, 4), x), np.ones((3, 4), d_out_dtype))
 
 
+def test_backward_is_not_causal_unless_asked():
+    """A loss on the first token's output reaches the later tokens only if it may attend to them."""
+    mha = MultiHeadAttention.init(12, 3, rng=0)
+    x = np.random.default_rng(1).normal(size=(4, 12))
+    d_out = np.zeros((4, 12))
+    d_out[0] = 1.0
+    assert np.abs(mha.backward(x, d_out)[0][1:]).min() > 0
+    np.testing.assert_array_equal(mha.backward(x, d_out, causal=True)[0][1:], 0)
+
+
 def test_mask_with_wrong_shape_is_named():
     mha = MultiHeadAttention.init(12, 3, rng=0)
     expected = r"mask must broadcast to \(n_q, n_k\) or \(\.\.\., n_heads, n_q, n_k\) = \(3, 5, 7\); got shape \(5, 5\)"
