@@ -1079,13 +1079,18 @@ CASES = [
     # pair 1 of d = 4 turns by base**(-1/2) = 1e150 radians per position: 1e300 * 1e150 overflows
     row(
         lambda: rotary_embedding(np.ones((2, 4)), [0, 1e300], base=1e-300),
-        Raises(ValueError, "base", "a base of at least 1", "base 1e-300"),
+        Raises(
+            ValueError,
+            "base",
+            "a base of at least 1 (a smaller base turns the last pairs fastest) or smaller positions",
+            "base 1e-300",
+        ),
         "rotary_embedding-angles-overflow",
     ),
     # the last pair of d = 100 turns by (5e-324)**(-98/100) = inf radians per position; at position 0, 0 * inf
     row(
         lambda: rotary_embedding(np.ones((2, 100)), base=5e-324),
-        Raises(ValueError, "base", "a base of at least 1", "base 5e-324"),
+        Raises(ValueError, "base", "the angles positions * base**(-2i / d) overflowed float64", "base 5e-324"),
         "rotary_embedding-frequencies-overflow",
     ),
     row(
@@ -1192,6 +1197,14 @@ CASES = [
         "flash_attention-values-largest",
     ),
     row(lambda: flash_attention(Q, K, V, workers=10**6), Returns(np.ones((3, 6))), "flash_attention-workers-many"),
+    row(
+        lambda: flash_attention(np.ones((1, 4)), np.ones((3, 4)), [[-1.7e308], [-1.7e308], [1.0]], block_size=2),
+        Returns([[-1.7e308 / 3 * 2 + 1 / 3]]),
+        "flash_attention-values-largest-negative",
+    ),
+    # the batch axes of the output come from whichever input has them: here k alone, then v alone
+    row(lambda: flash_attention(Q, np.ones((2, 5, 4)), V), Returns(np.ones((2, 3, 6))), "flash_attention-batch-of-k"),
+    row(lambda: flash_attention(Q, K, np.ones((2, 5, 6))), Returns(np.ones((2, 3, 6))), "flash_attention-batch-of-v"),
 ]
 
 

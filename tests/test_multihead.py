@@ -354,6 +354,32 @@ def test_backward_overflow_names_the_dtype_of_x_d_out_and_the_weights_together(x
         mha.backward(np.full((3, 4), x), np.ones((3, 4), d_out_dtype))
 
 
+@pytest.mark.parametrize(
+    "x, w, dtype",
+    [
+        (np.float32(10), np.float32(1e19), "float32"),  # scores of 1e40 and more
+        (np.float64(1e200), np.float32(1), "float64"),
+        (np.float32(10), np.float64(1e160), "float64"),
+    ],
+)
+def test_overflow_names_the_dtype_of_x_and_the_weights_together(x, w, dtype):
+    eye = np.eye(4, dtype=w.dtype) * w
+    mha = MultiHeadAttention(n_heads=2, w_q=eye, w_k=eye, w_v=eye, w_o=eye)
+    with pytest.raises(ValueError, match=f"the multi-head attention overflowed {dtype} "):
+        mha(np.full((3, 4), x))
+
+
+def test_causal_cross_attention_is_aligned_at_the_top_left():
+    """Query i attends to keys 0..i of the context, whatever the context's length."""
+    mha = MultiHeadAttention.init(12, 3, rng=0)
+    rng = np.random.default_rng(1)
+    _, weights = mha(rng.normal(size=(2, 12)), rng.normal(size=(5, 12)), causal=True, return_weights=True)
+    assert weights.shape == (3, 2, 5)
+    np.testing.assert_array_equal(weights[:, 0], np.tile([1.0, 0, 0, 0, 0], (3, 1)))
+    np.testing.assert_array_equal(weights[:, 1, 2:], 0)
+    assert (weights[:, 1, :2] > 0).all()
+
+
 def test_backward_is_not_causal_unless_asked():
     """A loss on the first token's output reaches the later tokens only if it may attend to them."""
     mha = MultiHeadAttention.init(12, 3, rng=0)
