@@ -1179,6 +1179,11 @@ CASES = [
         "flash_attention-scores-overflow",
     ),
     row(
+        lambda: flash_attention(np.full((2, 2), 1e300), np.full((3, 2), 1e10), np.ones((3, 2))),
+        Raises(ValueError, "q", "overflowed float64", "q and k of magnitude up to 1e+300"),
+        "flash_attention-scores-overflow-from-q",
+    ),
+    row(
         lambda: flash_attention(Q, K, V, np.zeros((3, 5), bool)),
         Returns(np.zeros((3, 6))),
         "flash_attention-fully-masked",
