@@ -32,6 +32,13 @@ def random_block(d_model=6, n_heads=2, d_ff=10, seed=0, bias=True):
     return TransformerBlock(attn=attn, **params)
 
 
+def cast(block, dtype, scale=1.0):
+    """``block`` with every array in ``dtype``, and the MLP's weights multiplied by ``scale``."""
+    attn = dataclasses.replace(block.attn, **{name: getattr(block.attn, name).astype(dtype) for name in MHA_FIELDS})
+    arrays = {name: getattr(block, name) * (scale if name in ("w_1", "w_2") else 1) for name in FIELDS}
+    return TransformerBlock(attn=attn, **{name: value.astype(dtype) for name, value in arrays.items()})
+
+
 def numerical_gradient(f, x, eps=1e-5):
     grad = np.zeros_like(x)
     for i in np.ndindex(x.shape):
@@ -67,6 +74,16 @@ def test_layer_norm_mean_zero_variance_one_over_the_last_axis():
 def test_layer_norm_ignores_shift_and_scale_of_each_vector():
     x, w, b = normal(2, 4, 5), normal(3, 5), normal(4, 5)
     np.testing.assert_allclose(layer_norm(3 * x + 7, w, b, eps=1e-12), layer_norm(x, w, b, eps=1e-12), rtol=1e-9)
+
+
+def test_layer_norm_scales_each_vector_by_its_own_size():
+    # Each vector is scaled down by a power of two of its own size before squaring: the
+    # second vector, scaled with the first (2**-997), would lose its variance and eps to
+    # underflow and come out as zeros.
+    x = np.array([[1e300, -1e300], [1.0, -1.0]])
+    out = layer_norm(x, np.ones(2), np.zeros(2))
+    np.testing.assert_array_equal(out[0], [1.0, -1.0])  # eps is nothing next to a variance of 1e600
+    np.testing.assert_allclose(out[1], np.array([1.0, -1.0]) / np.sqrt(1 + 1e-5), rtol=1e-15)
 
 
 def test_layer_norm_float32_stays_float32():
@@ -158,6 +175,16 @@ def test_fields_are_copies():
     assert block.w_1[0, 0] != 100.0
 
 
+def test_arrays_share_one_dtype():
+    """Arrays of mixed float dtypes are stored in their common dtype: one float for the block."""
+    block = random_block()
+    mixed = dataclasses.replace(block, ln1_w=block.ln1_w.astype(np.float32), w_1=block.w_1.astype(np.float16))
+    assert {getattr(mixed, name).dtype for name in FIELDS} == {np.dtype(np.float64)}
+    fields32 = {name: getattr(block, name).astype(np.float32) for name in FIELDS}
+    block32 = dataclasses.replace(block, **(fields32 | {"b_2": np.zeros(6, np.float16)}))
+    assert {getattr(block32, name).dtype for name in FIELDS} == {np.dtype(np.float32)}
+
+
 def test_keyword_only():
     block = random_block()
     with pytest.raises(TypeError):
@@ -239,6 +266,19 @@ def test_each_token_is_independent_without_attention_mixing():
     own = block(x, np.eye(4, dtype=bool))
     for i in range(4):
         np.testing.assert_allclose(own[i], block(x[i : i + 1])[0], rtol=1e-13)
+
+
+def test_batched_block_takes_a_mask_per_sequence_and_head():
+    block = random_block(seed=36)
+    x, d_out = normal(37, 3, 4, 6), normal(38, 3, 4, 6)
+    mask = normal(39, 3, 2, 4, 4) > 0  # (batch, n_heads, n, n)
+    mask[..., 0] = True
+    out = block(x, mask)
+    dx, grads = block.backward(x, d_out, mask)
+    for i in range(3):
+        np.testing.assert_allclose(out[i], block(x[i], mask[i]), rtol=1e-13)
+        np.testing.assert_allclose(dx[i], block.backward(x[i], d_out[i], mask[i])[0], rtol=1e-12)
+    assert not np.allclose(out, block(x, mask[:1]))  # each sequence's mask counts
 
 
 def test_forward_bad_input():
@@ -357,12 +397,7 @@ def test_fully_masked_token_gets_gradient_only_through_its_own_path():
 
 def test_float32_backward_stays_float32():
     block = random_block()
-    block32 = TransformerBlock(
-        attn=MultiHeadAttention(
-            n_heads=2, **{name: getattr(block.attn, name).astype(np.float32) for name in MHA_FIELDS}
-        ),
-        **{name: getattr(block, name).astype(np.float32) for name in FIELDS},
-    )
+    block32 = cast(block, np.float32)
     x, d_out = normal(27, 3, 6).astype(np.float32), normal(28, 3, 6).astype(np.float32)
     assert block32(x).dtype == np.float32
     dx, grads = block32.backward(x, d_out, causal=True)
@@ -407,6 +442,49 @@ def test_backward_bad_input():
         block.backward(np.ones((4, 6)), np.ones((4, 6)), np.ones((4, 4)))
     with pytest.raises(TypeError, match=r"causal must be True or False"):
         block.attn.backward(np.ones((4, 6)), np.ones((4, 6)), causal="yes")
+
+
+def test_relu_passes_no_gradient_where_its_input_is_exactly_zero():
+    # w_1 = 0 and b_1 = 0: every hidden unit's input is exactly 0, where ReLU's gradient is
+    # taken as 0 (as in PyTorch): no gradient reaches w_1 or b_1.
+    block = dataclasses.replace(random_block(), w_1=np.zeros((6, 10)), b_1=np.zeros(10))
+    _, grads = block.backward(normal(40, 4, 6), normal(41, 4, 6))
+    assert not grads.w_1.any() and not grads.b_1.any() and not grads.w_2.any()
+
+
+def test_backward_names_d_out_and_its_axes():
+    with pytest.raises(ValueError) as info:
+        random_block().backward(np.ones((4, 6)), np.ones(6))
+    assert str(info.value) == "d_out must have shape (..., n, d_model); got shape (6,)"
+
+
+# The MLP's output is of order scale**2: 1e60 overflows float32, 1e400 float64.
+@pytest.mark.parametrize(
+    "x_dtype, block_dtype, scale, dtype",
+    [(np.float32, np.float32, 1e30, "float32"), (np.float32, np.float64, 1e200, "float64")],
+)
+def test_overflow_names_the_dtype_of_x_and_the_block_together(x_dtype, block_dtype, scale, dtype):
+    block = cast(random_block(), block_dtype, scale)
+    with pytest.raises(ValueError, match=f"^the Transformer block overflowed {dtype} "):
+        block(normal(42, 4, 6).astype(x_dtype))
+
+
+@pytest.mark.parametrize(
+    "x_dtype, d_out_dtype, block_dtype, scale, dtype",
+    [
+        (np.float32, np.float32, np.float32, 1e30, "float32"),
+        (np.float64, np.float32, np.float32, 1e30, "float64"),  # in d_out @ w_2.T @ w_1.T
+        (np.float32, np.float64, np.float32, 1e30, "float64"),
+        (np.float32, np.float32, np.float64, 1e200, "float64"),
+    ],
+)
+def test_backward_overflow_names_the_dtype_of_x_d_out_and_the_block_together(
+    x_dtype, d_out_dtype, block_dtype, scale, dtype
+):
+    block = cast(random_block(), block_dtype, scale)
+    x, d_out = normal(43, 4, 6).astype(x_dtype), normal(44, 4, 6).astype(d_out_dtype)
+    with pytest.raises(ValueError, match=f"^the Transformer block's backward pass overflowed {dtype} "):
+        block.backward(x, d_out)
 
 
 @pytest.mark.parametrize("size", [2.0**600, 2.0**1000])  # powers of two: their mean is exact
