@@ -89,10 +89,9 @@ def generator(rng):
 
 
 def head_size(d_model, n_heads):
-    """``d_model // n_heads``, the width of each head, or a ValueError if it does not divide."""
+    """A ValueError unless ``d_model`` splits into ``n_heads`` heads of equal width."""
     if d_model % n_heads:
         raise ValueError(f"d_model must be divisible by n_heads; got d_model={d_model} and n_heads={n_heads}")
-    return d_model // n_heads
 
 
 def batch_shape(arrays, core_ndim=2):

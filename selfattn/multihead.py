@@ -91,7 +91,8 @@ class MultiHeadAttention:
     merged and projected by ``w_o``, ``b_o``.
 
     Built from keyword arguments and checked once, at construction; then frozen. The
-    arrays are read-only copies, so nothing can change an instance after the check:
+    arrays are read-only copies, all in the common float dtype of those given, so nothing
+    can change an instance after the check:
     ``dataclasses.replace(mha, b_o=...)`` makes a changed (and checked) copy. Two
     instances are equal (``==``) when they have the same ``n_heads`` and equal arrays.
 
@@ -183,7 +184,7 @@ class MultiHeadAttention:
         rng = generator(rng)
         bias = flag(bias, "bias")
         w_q, w_k, w_v, w_o = rng.normal(scale=d_model**-0.5, size=(4, d_model, d_model))
-        biases = dict(zip(BIASES, np.zeros((4, d_model)), strict=True)) if bias else {}
+        biases = {name: np.zeros(d_model) for name in BIASES} if bias else {}
         return cls(n_heads=n_heads, w_q=w_q, w_k=w_k, w_v=w_v, w_o=w_o, **biases)
 
     @property

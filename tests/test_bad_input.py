@@ -684,7 +684,7 @@ CASES = [
     ),
     row(
         lambda: MultiHeadAttention.init(8, 2, rng=-1),
-        Raises(ValueError, "rng", "non-negative", "-1"),
+        Raises(ValueError, "rng", "must be None, a non-negative int seed or a numpy.random.Generator; got", "-1"),
         "MultiHeadAttention.init-rng-neg",
     ),
     row(

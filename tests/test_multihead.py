@@ -431,3 +431,11 @@ def test_constructor_copies_its_arrays():
     mha = MultiHeadAttention(n_heads=2, w_q=w, w_k=w, w_v=w, w_o=w)
     w[0, 0] = 5.0
     assert mha.w_q[0, 0] == 1.0 and w.flags.writeable
+
+
+def test_constructor_gives_every_array_the_common_dtype():
+    eye16, eye32 = np.eye(4, dtype=np.float16), np.eye(4, dtype=np.float32)
+    narrow = MultiHeadAttention(n_heads=2, w_q=eye16, w_k=eye32, w_v=eye16, w_o=eye16, b_v=np.zeros(4, np.float16))
+    wide = dataclasses.replace(narrow, b_o=np.zeros(4))  # float64
+    assert {getattr(narrow, name).dtype for name in ("w_q", "w_k", "w_v", "w_o", "b_v")} == {np.dtype(np.float32)}
+    assert {getattr(wide, name).dtype for name in ("w_q", "w_k", "w_v", "w_o", "b_v", "b_o")} == {np.dtype(np.float64)}
