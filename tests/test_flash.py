@@ -84,6 +84,22 @@ def test_large_scores_need_the_running_maximum():
         np.testing.assert_allclose(out, attention(q, k, v), rtol=0, atol=1e-12)
 
 
+@pytest.mark.parametrize(
+    "score, values",
+    [
+        (-170.0, [1e-300, 3e-300]),  # exp(score) * value about 1e-374: below even the subnormals
+        (170.0, [1e300, 1e300]),  # exp(score) * value about 1e374: beyond float64
+        (0.0, [5e-324, 5e-324]),  # the smallest subnormal: halved, it would be 0
+    ],
+)
+def test_equal_scores_give_the_mean_value_at_the_ends_of_the_range(score, values):
+    """Two keys with one score: the output is the mean of their values, however far from 1
+    the scores and the values are (so the shortcut without a running maximum must not be
+    taken where exp(score) times a value leaves the float's range)."""
+    out = flash_attention([[1.0]], [[score], [score]], np.array(values)[:, None], scale=1.0)
+    np.testing.assert_allclose(out, [[(values[0] + values[1]) / 2]], rtol=1e-15, atol=0)
+
+
 @pytest.mark.parametrize("magnitude", [1.0, 100.0])
 def test_rows_with_no_allowed_key_give_zeros(magnitude):
     q, k, v = normal(0, 6, 4) * magnitude, normal(1, 8, 4), normal(2, 8, 3)
