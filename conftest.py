@@ -4,11 +4,21 @@ Sybil collects the ```python blocks of ``docs/*.md`` and ``README.md`` (a block 
 first line starts with ``>>>`` is a doctest: its printed output must match to the
 character; any other block just has to run) and the ``Examples`` of every docstring in
 ``selfattn/``. Each page runs in its own namespace, empty at the start, like a fresh
-interpreter.
+interpreter, in an empty folder.
 """
 
 import os
 import re
+import tempfile
+
+# One BLAS (and OpenMP) thread per process. pytest-xdist already runs a worker per core, and
+# the build, Chromium and the kernels run beside them: a second BLAS thread only waits for a
+# core, spinning (OpenBLAS's threads busy-wait), and made the whole run 5-10 s slower and the
+# build under it twice as slow. Set before numpy loads; the workers and every process the
+# tests start (the build, its figures, the kernels) inherit it. Results do not depend on it:
+# a page's printed digits hold on any machine (tests/digits.py).
+for variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(variable, "1")
 
 import matplotlib
 import numpy as np
@@ -24,22 +34,29 @@ matplotlib.use("Agg")  # pages that plot must not need a screen
 PRINT_DEFAULTS = np.get_printoptions()
 
 
-def fresh_interpreter(namespace):
+def start_page(namespace):
+    """A page runs in an empty folder of its own, as a downloaded notebook may, and its
+    ``print`` first checks that the digits it shows hold on any machine (tests/digits.py):
+    no last digit that another BLAS or CPU would print otherwise."""
+    namespace["print"] = checked_print
+    pages.append((os.getcwd(), tempfile.TemporaryDirectory(prefix="page-")))
+    os.chdir(pages[-1][1].name)
+
+
+def end_page(namespace):
     """Undo process-wide state a page may change, so the next page starts clean."""
     import matplotlib.pyplot as plt
 
     np.set_printoptions(**PRINT_DEFAULTS)
     plt.close("all")
+    home, folder = pages.pop()
+    os.chdir(home)
+    folder.cleanup()
 
 
-def machine_independent_digits(namespace):
-    """A page's ``print`` first checks that the digits it shows hold on any machine
-    (tests/digits.py): no last digit that another BLAS or CPU would print otherwise."""
-    namespace["print"] = checked_print
-
-
+pages = []  # for the page running: the folder the tests run in, and the page's own
 markdown = [PythonCodeBlockParser(), SkipParser()]
-runs = {"setup": machine_independent_digits, "teardown": fresh_interpreter}
+runs = {"setup": start_page, "teardown": end_page}
 pytest_collect_file = SybilCollection(
     [
         Sybil(markdown, path="docs", patterns=["*.md"], name="docs", **runs),
