@@ -78,7 +78,7 @@ def chromium():
 
 @pytest.fixture(scope="session")
 def server(site):
-    with browser.SiteServer(site, browser.site_prefix(site)) as running:
+    with browser.SiteServer(site, browser.site_prefix(site), lighter_search=True) as running:
         yield running
 
 
@@ -98,12 +98,12 @@ def inspector(chromium):
     params=[pytest.param(shard, marks=pytest.mark.xdist_group(f"browser-shard{shard}")) for shard in range(SHARDS)],
     ids=lambda shard: f"shard{shard}",
 )
-def reports(request, inspector, pages):
+def reports(request, chromium, server, pages):
     """Every page of one shard opened once and put through every check: {page name: PageReport}.
     What the copy buttons of a page without Markdown code (an API page, a notebook page)
     copied runs as a pasted session while the next page is checked."""
     reports = {}
-    with Sessions() as sessions:
+    with browser.Inspector(chromium, server.search_index_bytes) as inspector, Sessions() as sessions:
         for page in pages[request.param :: SHARDS]:
             report = reports[page.name] = inspector.inspect(page.url, page.status)
             if report.copied and page.name not in MARKDOWN_CODE:
