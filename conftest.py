@@ -7,6 +7,7 @@ character; any other block just has to run) and the ``Examples`` of every docstr
 interpreter, in an empty folder.
 """
 
+import functools
 import os
 import re
 import tempfile
@@ -93,15 +94,26 @@ def pytest_collection_modifyitems(items):
     by one, except the groups they declare themselves (the browser checks, a shard of
     pages at a time) and the build tests. Those come first, to one worker, so the site is
     built while the other worker runs the unit and page tests; the other tests that need
-    the site come last, when it is ready.
+    the site come last, when it is ready. The files that import PyTorch go to one worker
+    together, which imports it once (two seconds of CPU each time).
     """
     root = os.path.dirname(os.path.abspath(__file__))
     for item in items:
         path = os.path.relpath(item.path, root)
-        if not path.startswith("tests" + os.sep) or item.path.name == "test_build.py":
+        if uses_torch(item.path):
+            item.add_marker(pytest.mark.xdist_group("torch"))
+        elif not path.startswith("tests" + os.sep) or item.path.name == "test_build.py":
             item.add_marker(pytest.mark.xdist_group(path))
 
     def order(item):
         return 0 if item.path.name == "test_build.py" else 2 if "site" in item.fixturenames else 1
 
     items.sort(key=order)
+
+
+IMPORTS_TORCH = re.compile(r'^\s*(?:import|from) torch\b|importorskip\(\s*"torch"', re.MULTILINE)
+
+
+@functools.cache
+def uses_torch(path):
+    return IMPORTS_TORCH.search(path.read_text()) is not None
