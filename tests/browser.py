@@ -29,6 +29,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
+from sitebuild import page_name
+
 SKIP_REASON = "Chromium not found: apt-get install chromium to run the browser tests"
 CHROMIUM_ARGS = [
     "--headless",
@@ -174,8 +176,7 @@ def discover_pages(site, base_url):
     pages = []
     for loc in locs:
         rel = urlsplit(loc).path[len(prefix) :]
-        name = rel.strip("/").replace("/", "-").removesuffix(".html") or "index"
-        pages.append(Page(name, urljoin(base_url, rel)))
+        pages.append(Page(page_name(rel), urljoin(base_url, rel)))
     pages.append(Page("404", urljoin(base_url, MISSING_PAGE), status=404))
     return pages
 

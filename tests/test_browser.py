@@ -26,7 +26,7 @@ from urllib.parse import urljoin, urlsplit
 import browser
 import pytest
 from session import Sessions
-from sitebuild import ROOT, load_hook
+from sitebuild import ROOT, load_hook, page_name, page_url
 
 if browser.unavailable():  # one line for the whole module, instead of one per test
     if os.environ.get("SELFATTN_NO_SKIPS") == "1":
@@ -38,14 +38,12 @@ hook = load_hook("pages")  # which blocks are Python blocks, and what their copy
 
 
 def markdown_code():
-    """{page name, as ``browser.discover_pages`` names it: its Python blocks} for each
-    Markdown page with Python blocks."""
+    """{page name: its Python blocks} for each Markdown page with Python blocks."""
     code = {}
     for path in sorted(DOCS.rglob("*.md")):
         blocks = [source for _, _, source in hook.python_blocks(path.read_text())]
-        stem = path.relative_to(DOCS).with_suffix("").as_posix().removesuffix("index").strip("/")
         if blocks:
-            code[stem.replace("/", "-") or "index"] = blocks
+            code[page_name(page_url(path.relative_to(DOCS)))] = blocks
     return code
 
 

@@ -36,7 +36,7 @@ import nbformat
 import numpy as np
 import pytest
 from nbclient import NotebookClient
-from sitebuild import ROOT, load_hook
+from sitebuild import ROOT, load_hook, page_url
 
 DOCS = ROOT / "docs"
 hook = load_hook("pages")  # which blocks count and how a doctest becomes code: the hook's, which are Sybil's
@@ -88,12 +88,6 @@ PAGES = sorted(page.relative_to(DOCS).as_posix() for page in DOCS.rglob("*.md") 
 
 def notebook_path(site, page):
     return site / "notebooks" / Path(page).with_suffix(".ipynb")
-
-
-def page_url(page):
-    """The page's URL relative to the site root (MkDocs' ``use_directory_urls``)."""
-    stem = Path(page).with_suffix("")
-    return "" if stem.as_posix() == "index" else (stem.parent if stem.name == "index" else stem).as_posix() + "/"
 
 
 class Links(HTMLParser):
