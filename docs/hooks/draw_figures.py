@@ -116,8 +116,10 @@ def main():
     for page_uri, code in json.load(sys.stdin):
         try:
             blocks = figures_of(code, page_uri)
-            figures = [[[label, *(base64.b64encode(image).decode() for image in images)] for label, *images in block]
-                       for block in blocks]
+            figures = [
+                [[label, *(base64.b64encode(image).decode() for image in images)] for label, *images in block]
+                for block in blocks
+            ]
             print(json.dumps({"page": page_uri, "figures": figures}), flush=True)
         except RuntimeError as error:
             print(json.dumps({"page": page_uri, "error": str(error)}), flush=True)
@@ -125,5 +127,3 @@ def main():
 
 if __name__ == "__main__":
     main()
-
-

@@ -16,9 +16,7 @@ ARITHMATEX = re.compile(
     r'<(?P<tag>span|div) class="arithmatex">\s*\\(?P<open>[(\[])(?P<tex>.*?)\\[)\]]\s*</(?P=tag)>',
     re.DOTALL,
 )
-NOTEBOOK_MARKDOWN = re.compile(
-    r'(<div class="[^"]*jp-RenderedMarkdown[^"]*"[^>]*>)(.*?)(</div>)', re.DOTALL
-)
+NOTEBOOK_MARKDOWN = re.compile(r'(<div class="[^"]*jp-RenderedMarkdown[^"]*"[^>]*>)(.*?)(</div>)', re.DOTALL)
 # mkdocs-jupyter's MathJax loader, whose URL is empty: nothing to load, so drop it.
 MATHJAX_LOADER = re.compile(
     r'<!-- Load mathjax -->\s*<script src="">\s*</script>\s*'
@@ -38,9 +36,9 @@ def on_page_content(content, page, config, files):
     if page.file.src_uri.endswith(".ipynb"):
         content = MATHJAX_LOADER.sub("", content)
         content = NOTEBOOK_MARKDOWN.sub(
-            lambda m: m[1]
-            + DOLLARS.sub(lambda d: mathml(d["block"] or d["inline"], d["block"] is not None), m[2])
-            + m[3],
+            lambda m: (
+                m[1] + DOLLARS.sub(lambda d: mathml(d["block"] or d["inline"], d["block"] is not None), m[2]) + m[3]
+            ),
             content,
         )
     return content
