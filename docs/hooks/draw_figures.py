@@ -6,8 +6,9 @@ code block, the figures the block left open, as ``[label, light PNG, dark PNG]``
 or the error that stopped the page.
 
 Each figure is saved twice, for the site's light and dark schemes, on a transparent
-background: the dark one has its titles, labels, ticks, frames and legends recoloured for
-a dark page, while the data keep their colours. Lines take colours that a colour-blind
+background and with the same layout (computed once, for the light one): the dark one has
+its titles, labels, ticks, frames and legends recoloured for a dark page, while the data
+keep their colours. Lines take colours that a colour-blind
 reader tells apart and that stand out on both backgrounds, and a colour map must be one
 of ``COLOUR_BLIND_SAFE``.
 """
@@ -105,6 +106,7 @@ def figures_of(code, page_uri):
                 )
             check_colour_maps(figure, f"{page_uri}, code block {number}")
             light = png(figure)
+            figure.set_layout_engine("none")  # the dark copy keeps the light one's layout, computed once
             for_dark_page(figure)
             block_figures.append((figure.get_label(), light, png(figure)))
         plt.close("all")
