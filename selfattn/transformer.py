@@ -155,8 +155,8 @@ class TransformerBlock:
     dropout=0.0, activation="relu", batch_first=True, norm_first=True)``.
 
     Built from keyword arguments and checked once, at construction; then frozen, its
-    arrays read-only copies in their common float dtype, like `MultiHeadAttention`. Two blocks are equal (``==``)
-    when their attention and all their arrays are equal.
+    arrays read-only copies in their common float dtype, like `MultiHeadAttention`. Two
+    blocks are equal (``==``) when their attention and all their arrays are equal.
 
     Attributes
     ----------

@@ -6,7 +6,7 @@ failed request or request to another host; every formula rendered as MathML and 
 left in the text; every image loaded, with an alt text; no critical or serious
 accessibility violation (axe-core's WCAG 2.1 A and AA rules) in the light scheme or the
 dark one; every copy button copies code without prompts: on a Markdown page the code of
-its Python blocks, which its notebook runs, elsewhere code that runs when pasted into Python;
+its Python blocks, the statements Sybil runs, elsewhere code that runs when pasted into Python;
 code blocks that fit a desktop's width; nothing wider than a phone; and a page weight.
 Then, once: a walk with the Tab key through a page, and the 404 page. What Material does
 by itself (search, scrolling to an anchor) is not tested here; the strict build checks
@@ -200,8 +200,8 @@ def test_every_copy_button_copies_code_without_prompts(reports):
 def test_the_copy_buttons_of_a_page_copy_the_code_of_its_python_blocks(reports):
     """On a Markdown page, button after button copies the code of each Python block: a
     doctest without its prompts and output, left to raise where the page shows an error.
-    That is the code of the page's notebook, which tests/test_notebooks.py runs from top to
-    bottom (catching only the errors the page shows): so what a reader pastes runs too."""
+    Those are the statements Sybil runs for the page, in order (and the code of its
+    notebook, tests/test_notebooks.py): so what a reader pastes runs too."""
     compared = [name for name in reports if name in MARKDOWN_CODE]
     assert len(compared) > 10, f"hardly any Markdown page with code was checked: {compared}"
     for name in compared:

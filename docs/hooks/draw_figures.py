@@ -8,9 +8,8 @@ or the error that stopped the page.
 Each figure is saved twice, for the site's light and dark schemes, on a transparent
 background and with the same layout (computed once, for the light one): the dark one has
 its titles, labels, ticks, frames and legends recoloured for a dark page, while the data
-keep their colours. Lines take colours that a colour-blind
-reader tells apart and that stand out on both backgrounds, and a colour map must be one
-of ``COLOUR_BLIND_SAFE``.
+keep their colours. Lines take colours that a colour-blind reader tells apart and that
+stand out on both backgrounds, and a colour map must be one of ``COLOUR_BLIND_SAFE``.
 """
 
 import base64
