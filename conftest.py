@@ -91,11 +91,14 @@ def pytest_collection_modifyitems(items):
 
     A page's examples share a namespace, so each file outside ``tests/`` (a page, the
     README, a module's docstrings) goes to one worker whole; the tests in ``tests/`` go one
-    by one, except the groups they declare themselves (the browser checks, a shard of
-    pages at a time) and the build tests. Those come first, to one worker, so the site is
-    built while the other worker runs the unit and page tests; the other tests that need
-    the site come last, when it is ready. The files that import PyTorch go to one worker
-    together, which imports it once (two seconds of CPU each time).
+    by one, except the build tests and the browser checks of every page (which share their
+    pages' reports), each to one worker together. The build comes first, so the site is
+    built while the other workers run the unit and page tests; the other tests that need
+    the site come last, when it is ready, and the browser checks of every page last of
+    all: they share the pages out among as many tabs as there are workers
+    (tests/test_browser.py), so that the run ends when the last page is checked. The files
+    that import PyTorch go to one worker together, which imports it once (two seconds of
+    CPU each time).
     """
     root = os.path.dirname(os.path.abspath(__file__))
     for item in items:
@@ -104,9 +107,15 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.xdist_group("torch"))
         elif not path.startswith("tests" + os.sep) or item.path.name == "test_build.py":
             item.add_marker(pytest.mark.xdist_group(path))
+        elif "reports" in item.fixturenames:
+            item.add_marker(pytest.mark.xdist_group("every page in a browser"))
 
     def order(item):
-        return 0 if item.path.name == "test_build.py" else 2 if "site" in item.fixturenames else 1
+        if item.path.name == "test_build.py":
+            return 0
+        if "site" not in item.fixturenames:
+            return 1
+        return 3 if "reports" in item.fixturenames else 2
 
     items.sort(key=order)
 

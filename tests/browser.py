@@ -154,6 +154,7 @@ class Page:
     name: str  # "index", "vectorise", "api-attention", "404": also the screenshot name
     url: str
     status: int = 200  # the status the document must arrive with
+    size: int = 0  # of its HTML file, which its checks take time in proportion to
 
 
 def sitemap_locs(site):
@@ -173,11 +174,16 @@ def discover_pages(site, base_url):
     for an unknown address."""
     locs = sitemap_locs(site)
     prefix = site_prefix(site)
+
+    def size(html):  # a page missing from the site has none (its visit fails)
+        return html.stat().st_size if html.is_file() else 0
+
     pages = []
     for loc in locs:
         rel = urlsplit(loc).path[len(prefix) :]
-        pages.append(Page(page_name(rel), urljoin(base_url, rel)))
-    pages.append(Page("404", urljoin(base_url, MISSING_PAGE), status=404))
+        html = Path(site, rel, "index.html") if rel.endswith("/") or not rel else Path(site, rel)
+        pages.append(Page(page_name(rel), urljoin(base_url, rel), size=size(html)))
+    pages.append(Page("404", urljoin(base_url, MISSING_PAGE), status=404, size=size(Path(site, "404.html"))))
     return pages
 
 

@@ -19,7 +19,9 @@ Without Chromium (or Playwright) the whole module is skipped with one line sayin
 enable it; with ``SELFATTN_NO_SKIPS=1``, as in CI, that is a collection error instead.
 """
 
+import concurrent.futures
 import os
+import queue
 import re
 from urllib.parse import urljoin, urlsplit
 
@@ -50,7 +52,9 @@ def markdown_code():
 MARKDOWN_CODE = markdown_code()
 HOME_LIMIT = 1_000_000
 PAGE_LIMIT = 2_000_000
-SHARDS = 2  # the pages are checked in shards, each in one pytest-xdist worker (see conftest.py)
+# Tabs that check pages at once, each in a Chromium of its own, taking the next page
+# when they finish one: as many as pytest-xdist has workers (one without it).
+LANES = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", 1))
 
 # axe-core's moderate and minor findings that stay, each with why. Critical and serious
 # ones never do; a finding not listed here fails.
@@ -91,24 +95,45 @@ def inspector(chromium):
         yield running
 
 
-@pytest.fixture(
-    scope="session",
-    params=[pytest.param(shard, marks=pytest.mark.xdist_group(f"browser-shard{shard}")) for shard in range(SHARDS)],
-    ids=lambda shard: f"shard{shard}",
-)
-def reports(request, chromium, server, pages):
-    """Every page of one shard opened once and put through every check: {page name: PageReport}.
-    What the copy buttons of a page without Markdown code (an API page, a notebook page)
-    copied runs as a pasted session while the next page is checked."""
-    reports = {}
-    with browser.Inspector(chromium, server.search_index_bytes) as inspector, Sessions() as sessions:
-        for page in pages[request.param :: SHARDS]:
-            report = reports[page.name] = inspector.inspect(page.url, page.status)
-            if report.copied and page.name not in MARKDOWN_CODE:
-                sessions.run(page.name, "\n".join(report.copied))
+@pytest.fixture(scope="session")
+def reports(chromium, server, pages):
+    """Every page opened once and put through every check: {page name: PageReport}, in the
+    sitemap's order. ``LANES`` tabs take the pages from one queue, the biggest first, so
+    that they end together: this one, in the session's Chromium, and each other in a
+    thread with a Playwright and a Chromium of its own. What the copy buttons of a page
+    without Markdown code (an API page, a notebook page) copied runs as a pasted session
+    while the next pages are checked."""
+    from playwright.sync_api import sync_playwright
+
+    todo, done = queue.SimpleQueue(), {}
+    for page in sorted(pages, key=lambda page: -page.size):
+        todo.put(page)
+
+    def lane(instance):
+        with browser.Inspector(instance, server.search_index_bytes) as inspector:
+            while True:
+                try:
+                    page = todo.get_nowait()
+                except queue.Empty:
+                    return
+                report = done[page.name] = inspector.inspect(page.url, page.status)
+                if report.copied and page.name not in MARKDOWN_CODE:
+                    sessions.run(page.name, "\n".join(report.copied))
+
+    def own_lane():
+        with sync_playwright() as playwright:
+            instance = browser.launch(playwright)
+            lane(instance)
+            instance.close()
+
+    with Sessions() as sessions, concurrent.futures.ThreadPoolExecutor(max(1, LANES - 1)) as pool:
+        others = [pool.submit(own_lane) for _ in range(LANES - 1)]
+        lane(chromium)
+        for other in others:
+            other.result()  # raises what the lane raised
         for name, errors in sessions.results().items():
-            reports[name].pasted = errors
-    return reports
+            done[name].pasted = errors
+    return {page.name: done[page.name] for page in pages}
 
 
 @pytest.fixture(scope="module")
