@@ -290,7 +290,7 @@ def test_the_keyboard_reaches_every_control_and_shows_where_it_is(desktop, serve
     """Tab through a page with exercises: the palette toggle, search, every link (the
     notebook download too), every copy button, every collapsed solution and every region
     that scrolls take the focus in turn, and each shows it."""
-    page = next(p for p in pages if p.name == "masks")
+    page = next(p for p in pages if p.name == "kv-cache")
     desktop.goto(page.url)
     walk = browser.tab_walk(desktop)
     assert not walk["unreached"], f"{len(walk['unreached'])} control(s) the Tab key never reaches: {walk['unreached']}"
