@@ -203,7 +203,7 @@ class Visit:
     outside_requests: list = field(default_factory=list)
     sizes: dict = field(default_factory=dict)  # url -> bytes received
     inflight: int = 0
-    stop: object = None  # stops recording
+    stop: object = None  # stops recording, once no request is in flight
     last_activity: float = field(default_factory=time.monotonic)
 
     @property
@@ -228,8 +228,10 @@ def _is_local(url, origin):
 
 
 def visit(page, url, status=200):
-    """Navigate ``page`` to ``url`` and record everything that goes wrong, until
-    ``visit.stop()``. A page that cannot be reached at all raises Playwright's error."""
+    """Navigate ``page`` to ``url`` (until its load event) and record everything that goes
+    wrong, until ``visit.stop()``, which first waits for the network to be quiet: the page's
+    late requests (Material's search index) finish while it is being checked. A page that
+    cannot be reached at all raises Playwright's error."""
     origin = "{0.scheme}://{0.netloc}".format(urlsplit(url))
     record = Visit(url=url, status=status)
 
@@ -281,18 +283,21 @@ def visit(page, url, status=200):
     for event, handler in handlers.items():
         page.on(event, handler)
 
-    def stop():
+    def unsubscribe():
         while handlers:
             page.remove_listener(*handlers.popitem())
+
+    def stop():
+        settle(page, record)
+        unsubscribe()
 
     record.stop = stop
     try:
         response = page.goto(url, wait_until="load", timeout=15_000)
     except Exception:
-        stop()
+        unsubscribe()
         raise
     record.document_status = response.status if response else None
-    settle(page, record)
     return record
 
 
