@@ -228,6 +228,16 @@ def test_math_becomes_mathml_on_markdown_and_notebook_pages():
     assert out.endswith("<pre>$HOME</pre>")
 
 
+def test_aligned_rows_become_a_table_and_math_a_browser_cannot_draw_stops_the_build():
+    out = mathml.mathml("\\begin{aligned} a &= b + c \\\\ d &amp;= e \\end{aligned}", display=True)
+    assert out.count("<mtr>") == 2 and out.count('<mtd columnalign="right"><mi>') == 2, out
+    assert "<mi>&</mi>" not in out and "linebreak" not in out
+    page = SimpleNamespace(file=SimpleNamespace(src_uri="page.md"))
+    broken = '<div class="arithmatex">\\[a = 1 \\\\ b = 2\\]</div>'  # a line break outside a table
+    with pytest.raises(PluginError, match="page.md: a formula browsers cannot draw"):
+        mathml.on_page_content(broken, page, None, None)
+
+
 SITE = "https://example.org/docs/"
 
 
