@@ -473,15 +473,25 @@ _OVERFLOW_JS = """width => {
 }"""
 
 
+# A diagram drawn at less than this share of its own size has text too small to read.
+_SHRUNK_DIAGRAMS_JS = """() => [...document.querySelectorAll(".md-content figure.diagram svg")]
+  .map(svg => [svg.getBoundingClientRect().width / svg.viewBox.baseVal.width, svg.querySelector("title")?.textContent])
+  .filter(([scale]) => scale < 0.8)"""
+
+
 def check_no_overflow(page):
-    """Nothing makes the page scroll sideways at the tab's width (wide blocks scroll inside)."""
+    """Nothing makes the page scroll sideways at the tab's width (wide blocks scroll
+    inside), and no diagram shrinks to less than 80% of its size to fit."""
     width = page.viewport_size["width"]
     result = page.evaluate(_OVERFLOW_JS, width)
-    if result["scrollWidth"] <= width:
-        return []
-    return [
-        f"page is {result['scrollWidth']} px wide at a {width}-px viewport; too wide: {', '.join(result['culprits'])}"
+    problems = [
+        f"diagram drawn at {scale:.0%} of its size, its text too small to read: {title!r}"
+        for scale, title in page.evaluate(_SHRUNK_DIAGRAMS_JS)
     ]
+    if result["scrollWidth"] > width:
+        culprits = ", ".join(result["culprits"])
+        problems.append(f"page is {result['scrollWidth']} px wide at a {width}-px viewport; too wide: {culprits}")
+    return problems
 
 
 # -- accessibility: axe-core, in both colour schemes -----------------------------------

@@ -7,7 +7,8 @@ left in the text; every image loaded, with an alt text; no critical or serious
 accessibility violation (axe-core's WCAG 2.1 A and AA rules) in the light scheme or the
 dark one; every copy button copies code without prompts: on a Markdown page the code of
 its Python blocks, the statements Sybil runs, elsewhere code that runs when pasted into Python;
-code blocks that fit a desktop's width; nothing wider than a phone; and a page weight.
+code blocks that fit a desktop's width; nothing wider than a phone, and no diagram
+shrunk to fit one; and a page weight.
 Then, once: a walk with the Tab key through a page, and the 404 page. What Material does
 by itself (search, scrolling to an anchor) is not tested here; the strict build checks
 every link and anchor.
@@ -330,6 +331,8 @@ BROKEN = rf"""<!doctype html>
 <div class="language-python highlight"><pre><nav class="md-code__nav"><button data-md-type="copy"
   onclick="navigator.clipboard.writeText('>>> print(1 +')">copy</button></nav><code>print(1 +</code></pre></div>
 <div style="width: 2000px">A block wider than any phone</div>
+<figure class="diagram"><svg viewBox="0 0 1000 100" width="1000" style="max-width: 100%">
+  <title>Squeezed</title></svg></figure>
 </div>
 <script>console.error("boom")</script>
 </body></html>
@@ -346,6 +349,7 @@ GOOD = rf"""<!doctype html>
 assert x == 1
 </code></pre></div>
 <div style="overflow-x: auto" tabindex="0"><div style="width: 2000px">A wide block that scrolls in its box</div></div>
+<figure class="diagram"><svg viewBox="0 0 300 50" width="300" height="50"><title>Fits</title></svg></figure>
 </main></body></html>
 """
 
@@ -377,6 +381,7 @@ def sample_pages(inspector, tmp_path_factory):
         ("images", "image without a meaningful alt text ('No description has been provided"),
         ("copy", "copied text holds '>>>' prompts"),
         ("overflow", "page is 2"),
+        ("overflow", "its text too small to read: 'Squeezed'"),
     ],
 )
 def test_check_reports_a_broken_page(sample_pages, check, expected):
