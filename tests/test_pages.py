@@ -1,0 +1,43 @@
+"""The pages as a whole: the home page maps the site, and every page with a formula links the notation."""
+
+import re
+
+import yaml
+from sitebuild import ROOT
+
+DOCS = ROOT / "docs"
+
+
+def nav_pages(nav):
+    """The file of every entry of mkdocs.yml's ``nav``, in order."""
+    for entry in nav:
+        value = next(iter(entry.values())) if isinstance(entry, dict) else entry
+        if isinstance(value, list):
+            yield from nav_pages(value)
+        else:
+            yield value
+
+
+def prose(text):
+    """A Markdown page without its code: fenced blocks and inline code removed."""
+    return re.sub(r"`[^`\n]*`", "", re.sub(r"^( *)```.*?^\1```", "", text, flags=re.M | re.S))
+
+
+def test_the_home_page_links_every_page_of_the_nav():
+    pages = list(nav_pages(yaml.safe_load((ROOT / "mkdocs.yml").read_text())["nav"]))
+    assert "notation.md" in pages and "journey.ipynb" in pages
+    index = (DOCS / "index.md").read_text()
+    missing = [page for page in pages if page != "index.md" and not re.search(rf"\]\({re.escape(page)}[#)]", index)]
+    assert not missing, f"docs/index.md's site map does not link {missing}"
+
+
+def test_every_page_with_a_formula_links_the_notation():
+    formulas = {page.name: page.read_text() for page in DOCS.glob("*.md") if "$" in prose(page.read_text())}
+    assert "index.md" in formulas and "masks.md" in formulas
+    missing = [name for name, text in formulas.items() if name != "notation.md" and "](notation.md)" not in text]
+    assert not missing, f"pages with formulas that do not link notation.md: {missing}"
+
+
+def test_the_prose_of_a_page_leaves_its_code_out():
+    text = "A $x$ here.\n\n```python\nprint('$')\n```\n\n    ```python\n    y = '$'\n    ```\nand `$`.\n"
+    assert prose(text).count("$") == 2
