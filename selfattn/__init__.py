@@ -3,6 +3,7 @@
 from .dot_product import attention, attention_weights, self_attention, self_attention_loops
 from .encoding import one_hot
 from .flash import flash_attention
+from .gpt import GPT
 from .gradients import attention_backward
 from .masks import causal_mask, padding_mask
 from .multihead import MultiHeadAttention, merge_heads, split_heads
@@ -11,6 +12,7 @@ from .positions import rotary_embedding, sinusoidal_positions
 from .transformer import TransformerBlock, layer_norm
 
 __all__ = [
+    "GPT",
     "MultiHeadAttention",
     "TransformerBlock",
     "attention",

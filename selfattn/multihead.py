@@ -251,11 +251,14 @@ class MultiHeadAttention:
             )
         return boolean_mask(mask, full, expected)
 
-    def _forward(self, x, context, allowed):
-        """The output and weights, from checked arrays."""
+    def _forward(self, x, context, allowed, cache=None):
+        """The output and weights, from checked arrays; with a KV ``cache`` (``selfattn.gpt``),
+        ``context``'s keys and values are appended to it and the queries attend to all of them."""
         q = _split_heads(_project(x, self.w_q, self.b_q), self.n_heads)
         k = _split_heads(_project(context, self.w_k, self.b_k), self.n_heads)
         v = _split_heads(_project(context, self.w_v, self.b_v), self.n_heads)
+        if cache is not None:
+            k, v = cache.append(k, v)
         weights = _attention_weights(q, k, allowed, 1.0 / np.sqrt(q.shape[-1]))
         return _project(_merge_heads(weights @ v), self.w_o, self.b_o), weights
 

@@ -14,6 +14,7 @@ from ._checks import (
     positive_int,
     real_number,
 )
+from .activations import ACTIVATIONS
 from .gradients import _sum_rows, _weight_gradient
 from .masks import _allowed
 from .multihead import MultiHeadAttention
@@ -149,10 +150,12 @@ SHAPES = {
 class TransformerBlock:
     """A pre-norm Transformer encoder block: attention and an MLP, each added to its input.
 
-    ``h = x + attn(ln1(x))``, then ``out = h + relu(ln2(h) @ w_1 + b_1) @ w_2 + b_2``,
+    ``h = x + attn(ln1(x))``, then ``out = h + act(ln2(h) @ w_1 + b_1) @ w_2 + b_2``,
     where ``ln1`` and ``ln2`` are `layer_norm` with their own weights and biases (and
-    ``eps=1e-5``). This is ``torch.nn.TransformerEncoderLayer(d_model, n_heads, d_ff,
-    dropout=0.0, activation="relu", batch_first=True, norm_first=True)``.
+    ``eps=1e-5``) and ``act`` is the ``activation``. This is
+    ``torch.nn.TransformerEncoderLayer(d_model, n_heads, d_ff, dropout=0.0,
+    activation=..., batch_first=True, norm_first=True)``, and GPT-2's block with
+    ``activation="gelu_tanh"`` and ``causal=True``.
 
     Built from keyword arguments and checked once, at construction; then frozen, its
     arrays read-only copies in their common float dtype, like `MultiHeadAttention`. Two
@@ -168,7 +171,12 @@ class TransformerBlock:
     b_1 : ndarray, shape (d_ff,)
     w_2 : ndarray, shape (d_ff, d_model)
     b_2 : ndarray, shape (d_model,)
-        The MLP: ``relu(x @ w_1 + b_1) @ w_2 + b_2``, ``d_ff`` hidden units wide.
+        The MLP: ``act(x @ w_1 + b_1) @ w_2 + b_2``, ``d_ff`` hidden units wide.
+    activation : {"relu", "gelu", "gelu_tanh"}, default "relu"
+        The MLP's ``act``: ``max(z, 0)``; ``z * Phi(z)``, ``Phi`` the standard normal's
+        distribution function (PyTorch's ``F.gelu``); or its tanh approximation,
+        ``0.5 * z * (1 + tanh(sqrt(2 / pi) * (z + 0.044715 * z**3)))`` (GPT-2's,
+        ``F.gelu(approximate="tanh")``).
 
     Examples
     --------
@@ -193,10 +201,13 @@ class TransformerBlock:
     b_1: np.ndarray
     w_2: np.ndarray
     b_2: np.ndarray
+    activation: str = "relu"
 
     def __post_init__(self):
         if not isinstance(self.attn, MultiHeadAttention):
             raise TypeError(f"attn must be a MultiHeadAttention; got {type(self.attn).__name__}")
+        if not isinstance(self.activation, str) or self.activation not in ACTIVATIONS:
+            raise ValueError(f"activation must be one of {', '.join(map(repr, ACTIVATIONS))}; got {self.activation!r}")
         arrays = {name: as_float_array(getattr(self, name), name, axes) for name, axes in SHAPES.items()}
         sizes = {"d_model": self.attn.d_model, "d_ff": arrays["w_1"].shape[1]}
         for name, value in arrays.items():
@@ -216,12 +227,12 @@ class TransformerBlock:
         if type(other) is not type(self):
             return NotImplemented
         same = (np.array_equal(getattr(self, name), getattr(other, name)) for name in SHAPES)
-        return self.attn == other.attn and all(same)
+        return self.attn == other.attn and self.activation == other.activation and all(same)
 
     __hash__ = None  # equal instances must hash alike, and arrays have no hash
 
     @classmethod
-    def init(cls, d_model, n_heads, d_ff, *, rng=None):
+    def init(cls, d_model, n_heads, d_ff, *, rng=None, activation="relu"):
         """Random weights, layer norms that start as the identity, biases at zero.
 
         Parameters
@@ -233,6 +244,8 @@ class TransformerBlock:
             Width of the MLP's hidden layer (4 * d_model in "Attention Is All You Need").
         rng : None, int or numpy.random.Generator
             Seed (a non-negative int) or generator for the weights.
+        activation : {"relu", "gelu", "gelu_tanh"}, default "relu"
+            The MLP's activation.
 
         Returns
         -------
@@ -259,6 +272,7 @@ class TransformerBlock:
             b_1=np.zeros(d_ff),
             w_2=rng.normal(scale=d_ff**-0.5, size=(d_ff, d_model)),
             b_2=zeros,
+            activation=activation,
         )
 
     @property
@@ -330,19 +344,20 @@ class TransformerBlock:
         mask = self.attn._mask(mask, x.shape[:-2], n, n)
         return x, _allowed(mask, flag(causal, "causal"), n, n)
 
-    def _forward(self, x, allowed):
-        """The output, and what the backward pass needs; from checked arrays."""
+    def _forward(self, x, allowed, cache=None):
+        """The output, and what the backward pass needs; from checked arrays (``cache``: see
+        ``MultiHeadAttention._forward``)."""
         a, ln1 = _layer_norm(x, self.ln1_w, self.ln1_b, LAYER_NORM_EPS)
-        h = x + self.attn._forward(a, a, allowed)[0]
+        h = x + self.attn._forward(a, a, allowed, cache)[0]
         c, ln2 = _layer_norm(h, self.ln2_w, self.ln2_b, LAYER_NORM_EPS)
         z = c @ self.w_1 + self.b_1
-        r = np.maximum(z, 0)
+        r = ACTIVATIONS[self.activation][0](z)
         return h + r @ self.w_2 + self.b_2, (a, ln1, c, ln2, z, r)
 
     def _backward(self, x, d_out, allowed):
         """``(dx, grads)`` from checked arrays: the forward pass again, then the chain rule backwards."""
         _, (a, ln1, c, ln2, z, r) = self._forward(x, allowed)
-        d_z = (d_out @ self.w_2.T) * (z > 0)
+        d_z = (d_out @ self.w_2.T) * ACTIVATIONS[self.activation][1](z)
         d_h_norm, d_ln2_w, d_ln2_b = _layer_norm_backward(d_z @ self.w_1.T, *ln2, self.ln2_w)
         d_h = d_out + d_h_norm  # the residual passes d_out on unchanged
         d_a, attn_grads = self.attn._backward(a, d_h, allowed)
@@ -357,5 +372,6 @@ class TransformerBlock:
             b_1=_sum_rows(d_z),
             w_2=_weight_gradient(r, d_out),
             b_2=_sum_rows(d_out),
+            activation=self.activation,
         )
         return d_h + d_x_norm, grads

@@ -83,7 +83,12 @@ def test_examples_run_in_a_fresh_namespace(name):
     assert any(name in [n.strip() for n in line.split(",")] for line in imports), f"{name}'s example must import it"
 
 
-CLASSES = [selfattn.MultiHeadAttention, selfattn.TransformerBlock]
+CLASSES = [selfattn.MultiHeadAttention, selfattn.TransformerBlock, selfattn.GPT]
+METHODS = {
+    "MultiHeadAttention": ["init", "__call__", "backward"],
+    "TransformerBlock": ["init", "__call__", "backward"],
+    "GPT": ["init", "__call__", "loss_and_grads", "generate"],
+}
 
 
 @pytest.mark.parametrize("cls", CLASSES, ids=lambda cls: cls.__name__)
@@ -94,17 +99,27 @@ def test_class_has_attributes_and_examples(cls):
     assert documented_names(found["Attributes"]) == fields
 
 
-@pytest.mark.parametrize("cls", CLASSES, ids=lambda cls: cls.__name__)
-@pytest.mark.parametrize("method", ["init", "__call__", "backward"])
-def test_class_methods_have_parameters_and_returns(cls, method):
-    function = getattr(cls, method)
+@pytest.mark.parametrize("method", [f"{cls}.{method}" for cls, methods in METHODS.items() for method in methods])
+def test_class_methods_have_parameters_and_returns(method):
+    cls, method = method.split(".")
+    function = getattr(getattr(selfattn, cls), method)
     found = sections(function)
     assert {"Parameters", "Returns"} <= set(found)
     parameters = set(inspect.signature(function).parameters) - {"self", "cls"}
     assert documented_names(found["Parameters"]) == parameters
 
 
-@pytest.mark.parametrize("prop", ["MultiHeadAttention.d_model", "TransformerBlock.d_model", "TransformerBlock.d_ff"])
+@pytest.mark.parametrize(
+    "prop",
+    [
+        "MultiHeadAttention.d_model",
+        "TransformerBlock.d_model",
+        "TransformerBlock.d_ff",
+        "GPT.vocab",
+        "GPT.n_ctx",
+        "GPT.d_model",
+    ],
+)
 def test_properties_are_documented(prop):
     cls, name = prop.split(".")
     assert inspect.getdoc(getattr(getattr(selfattn, cls), name))

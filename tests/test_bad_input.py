@@ -20,6 +20,7 @@ import pytest
 
 import selfattn
 from selfattn import (
+    GPT,
     MultiHeadAttention,
     TransformerBlock,
     attention,
@@ -1210,6 +1211,111 @@ CASES = [
     # the batch axes of the output come from whichever input has them: here k alone, then v alone
     row(lambda: flash_attention(Q, np.ones((2, 5, 4)), V), Returns(np.ones((2, 3, 6))), "flash_attention-batch-of-k"),
     row(lambda: flash_attention(Q, K, np.ones((2, 5, 6))), Returns(np.ones((2, 3, 6))), "flash_attention-batch-of-v"),
+]
+
+# GPT(...), GPT.init, the model, its loss and gradients, generate: vocab = 7, n_ctx = 6, d_model = 8
+MODEL = GPT.init(vocab=7, n_ctx=6, d_model=8, n_heads=2, n_layers=1, rng=0)
+TOKENS = np.array([1, 2, 3])
+CASES += [
+    row(
+        lambda: dataclasses.replace(MODEL, wpe=np.ones((6, 5))),
+        Raises(ValueError, "wpe", "(6, 8)", "(6, 5)"),
+        "GPT-wpe",
+    ),
+    row(
+        lambda: dataclasses.replace(MODEL, ln_f_b=np.ones(7)),
+        Raises(ValueError, "ln_f_b", "(8,)", "(7,)"),
+        "GPT-ln_f_b",
+    ),
+    row(
+        lambda: dataclasses.replace(MODEL, blocks=MODEL.blocks[0]),
+        Raises(TypeError, "blocks", "tuple of TransformerBlock", "TransformerBlock("),
+        "GPT-blocks-one-block",
+    ),
+    row(
+        lambda: dataclasses.replace(MODEL, blocks=(BLOCK, TransformerBlock.init(6, 2, 4))),
+        Raises(ValueError, "blocks[1]", "d_model=8", "d_model=6"),
+        "GPT-blocks-d_model",
+    ),
+    row(
+        lambda: GPT.init(7, 6, 8, 3, 1, rng=0),
+        Raises(ValueError, "n_heads", "divisible", "n_heads=3"),
+        "GPT.init-heads",
+    ),
+    row(
+        lambda: GPT.init(7, 6, 8, 2, 0, rng=0), Raises(ValueError, "n_layers", "positive int", "0"), "GPT.init-n_layers"
+    ),
+    row(lambda: GPT.init(7, 6, 8, 2, 1, rng=-1), Raises(ValueError, "rng", "non-negative int", "-1"), "GPT.init-rng"),
+    row(lambda: MODEL([1.0, 2.0]), Raises(TypeError, "tokens", "int token ids", "float64"), "GPT-tokens-float"),
+    row(lambda: MODEL([True]), Raises(TypeError, "tokens", "int token ids", "bool"), "GPT-tokens-bool"),
+    row(
+        lambda: MODEL([1, 7]), Raises(ValueError, "tokens", "0..vocab-1 = 0..6", "7 at index (1,)"), "GPT-tokens-vocab"
+    ),
+    row(lambda: MODEL([[1], [-1]]), Raises(ValueError, "tokens", "0..6", "-1 at index (1, 0)"), "GPT-tokens-negative"),
+    row(lambda: MODEL(np.zeros(7, int)), Raises(ValueError, "tokens", "n <= n_ctx=6", "(7,)"), "GPT-tokens-n_ctx"),
+    row(lambda: MODEL(3), Raises(ValueError, "tokens", "(..., n) with at least one token", "()"), "GPT-tokens-scalar"),
+    row(
+        lambda: MODEL(np.zeros((2, 0), int)), Raises(ValueError, "tokens", "at least one", "(2, 0)"), "GPT-tokens-empty"
+    ),
+    row(lambda: MODEL([[1, 2], [3]]), Raises(ValueError, "tokens", "rectangular", "ragged"), "GPT-tokens-ragged"),
+    row(
+        lambda: MODEL.loss_and_grads([[1, 2, 3]], TOKENS),
+        Raises(ValueError, "targets", "the shape of tokens (1, 3)", "(3,)"),
+        "GPT.loss_and_grads-targets-shape",
+    ),
+    row(
+        lambda: MODEL.loss_and_grads(TOKENS, [2, 3, 9]),
+        Raises(ValueError, "targets", "0..6", "9 at index (2,)"),
+        "GPT.loss_and_grads-targets-vocab",
+    ),
+    row(
+        lambda: MODEL.loss_and_grads(TOKENS, [2.0, 3.0, 4.0]),
+        Raises(TypeError, "targets", "int token ids", "float64"),
+        "GPT.loss_and_grads-targets-float",
+    ),
+    row(
+        lambda: MODEL.generate(TOKENS, 2, temperature=-0.5),
+        Raises(ValueError, "temperature", "0 (greedy) or positive", "-0.5"),
+        "GPT.generate-temperature-negative",
+    ),
+    row(
+        lambda: MODEL.generate(TOKENS, 2, temperature="hot"),
+        Raises(TypeError, "temperature", "real number", "str 'hot'"),
+        "GPT.generate-temperature-str",
+    ),
+    row(
+        lambda: MODEL.generate(TOKENS, 2, temperature=float("nan")),
+        Raises(ValueError, "temperature", "finite", "nan"),
+        "GPT.generate-temperature-nan",
+    ),
+    row(
+        lambda: MODEL.generate(TOKENS, 2, top_k=0),
+        Raises(ValueError, "top_k", "positive int", "0"),
+        "GPT.generate-top_k-0",
+    ),
+    row(
+        lambda: MODEL.generate(TOKENS, 2, top_k=8),
+        Raises(ValueError, "top_k", "1..vocab=7, or None", "8"),
+        "GPT.generate-top_k-beyond-vocab",
+    ),
+    row(
+        lambda: MODEL.generate(TOKENS, 2, top_k=2.0),
+        Raises(TypeError, "top_k", "positive int", "float"),
+        "GPT.generate-top_k-float",
+    ),
+    row(
+        lambda: MODEL.generate(TOKENS, 0),
+        Raises(ValueError, "max_new_tokens", "positive int", "0"),
+        "GPT.generate-max_new_tokens-0",
+    ),
+    row(
+        lambda: MODEL.generate(TOKENS, 4),
+        Raises(ValueError, "max_new_tokens", "fit in n_ctx=6 positions", "n=3 tokens and max_new_tokens=4"),
+        "GPT.generate-max_new_tokens-beyond-n_ctx",
+    ),
+    row(
+        lambda: MODEL.generate(TOKENS, 2, rng="seed"), Raises(TypeError, "rng", "Generator", "str"), "GPT.generate-rng"
+    ),
 ]
 
 

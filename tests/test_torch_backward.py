@@ -2,8 +2,9 @@
 
 ``attention_backward`` against the backward of ``torch.nn.functional.scaled_dot_product_attention``;
 ``MultiHeadAttention.backward`` against ``torch.nn.MultiheadAttention``; ``TransformerBlock``
-against ``torch.nn.TransformerEncoderLayer(..., dropout=0.0, activation="relu", batch_first=True,
-norm_first=True)`` with the same weights: the output to 1e-12, every gradient to 1e-10. Each test
+against ``torch.nn.TransformerEncoderLayer(..., dropout=0.0, activation=..., batch_first=True,
+norm_first=True)`` with the same weights (and its activations against ``F.relu`` and
+``F.gelu``): the output to 1e-12, every gradient to 1e-10. Each test
 gives torch tensors that require gradients and calls ``backward(d_out)`` on the output, so torch's
 gradients are those of ``sum(output * d_out)``, as ours are. torch computes ``x @ W.T + b``
 where we compute ``x @ w + b``: our weights go in transposed. Its modules' boolean masks are
@@ -16,6 +17,7 @@ import numpy as np
 import pytest
 
 from selfattn import MultiHeadAttention, TransformerBlock, attention_backward, causal_mask, padding_mask
+from selfattn.activations import ACTIVATIONS
 
 torch = None  # imported when these tests run, not when pytest collects them
 
@@ -129,7 +131,7 @@ def test_broadcast_batch_axes_match_autograd():
 # MultiHeadAttention.backward and TransformerBlock against torch's modules
 
 
-def random_block(d_model, n_heads, d_ff, seed, bias=True):
+def random_block(d_model, n_heads, d_ff, seed, bias=True, activation="relu"):
     """Every parameter random, so that a mix-up of two of them cannot pass."""
     rng = np.random.default_rng(seed)
     attn = MultiHeadAttention.init(d_model, n_heads, rng=rng, bias=bias)
@@ -145,6 +147,7 @@ def random_block(d_model, n_heads, d_ff, seed, bias=True):
         b_1=rng.normal(scale=0.3, size=d_ff),
         w_2=rng.normal(scale=d_ff**-0.5, size=(d_ff, d_model)),
         b_2=rng.normal(scale=0.3, size=d_model),
+        activation=activation,
     )
 
 
@@ -176,6 +179,13 @@ def mha_grads(module):
     return MultiHeadAttention(n_heads=module.num_heads, w_q=g_q, w_k=g_k, w_v=g_v, w_o=w_o, **biases)
 
 
+def torch_activation(name):
+    """Our activation's name as TransformerEncoderLayer takes it: "relu", "gelu" or a function."""
+    if name == "gelu_tanh":
+        return lambda z: torch.nn.functional.gelu(z, approximate="tanh")
+    return name
+
+
 def torch_block(block):
     torch.manual_seed(0)
     layer = torch.nn.TransformerEncoderLayer(
@@ -183,7 +193,7 @@ def torch_block(block):
         block.attn.n_heads,
         block.d_ff,
         dropout=0.0,
-        activation="relu",
+        activation=torch_activation(block.activation),
         batch_first=True,
         norm_first=True,
         dtype=torch.float64,
@@ -204,9 +214,10 @@ def torch_block(block):
     return layer
 
 
-def block_grads(layer):
+def block_grads(layer, activation="relu"):
     grad = {name: p.grad.numpy() for name, p in layer.named_parameters()}
     return TransformerBlock(
+        activation=activation,
         attn=mha_grads(layer.self_attn),
         ln1_w=grad["norm1.weight"],
         ln1_b=grad["norm1.bias"],
@@ -230,7 +241,7 @@ def max_grad_diff(ours, theirs):
             assert a.shape == b.shape, field.name
             diffs.append(float(np.max(np.abs(a - b))))
         else:
-            assert a == b, field.name  # n_heads, or None for both
+            assert a == b, field.name  # n_heads, activation, or None for both
     return max(diffs)
 
 
@@ -278,9 +289,10 @@ def test_mha_backward_matches_autograd(d_model, n_heads, bias, kind):
 
 @pytest.mark.parametrize("d_model, n_heads, d_ff", [(6, 2, 10), (12, 4, 7), (8, 1, 16)])
 @pytest.mark.parametrize("kind", MASKS)
-def test_block_matches_transformer_encoder_layer(d_model, n_heads, d_ff, kind):
+@pytest.mark.parametrize("activation", ["relu", "gelu", "gelu_tanh"])
+def test_block_matches_transformer_encoder_layer(d_model, n_heads, d_ff, kind, activation):
     rng = np.random.default_rng([d_model, n_heads, d_ff])
-    block = random_block(d_model, n_heads, d_ff, seed=d_ff)
+    block = random_block(d_model, n_heads, d_ff, seed=d_ff, activation=activation)
     x, d_out = rng.normal(size=(3, 5, d_model)), rng.normal(size=(3, 5, d_model))
     ours_kwargs, torch_kwargs = mask_cases(n_heads, rng)[kind]
     torch_kwargs = {"src_mask" if k == "attn_mask" else "src_key_padding_mask": m for k, m in torch_kwargs.items()}
@@ -296,7 +308,7 @@ def test_block_matches_transformer_encoder_layer(d_model, n_heads, d_ff, kind):
     dx, grads = block.backward(x, d_out, **ours_kwargs)
     theirs.backward(tensor(d_out))
     assert max_diff(dx, X.grad) <= TOLERANCE
-    assert max_grad_diff(grads, block_grads(layer)) <= TOLERANCE
+    assert max_grad_diff(grads, block_grads(layer, activation)) <= TOLERANCE
 
 
 def test_unbatched_block_matches_transformer_encoder_layer():
@@ -311,3 +323,15 @@ def test_unbatched_block_matches_transformer_encoder_layer():
     theirs.backward(tensor(d_out))
     assert max_diff(dx, X.grad) <= TOLERANCE
     assert max_grad_diff(grads, block_grads(layer)) <= TOLERANCE
+
+
+@pytest.mark.parametrize("name", ["relu", "gelu", "gelu_tanh"])
+def test_activations_and_their_derivatives_match_torch(name):
+    z = np.concatenate([np.linspace(-12, 12, 241), np.random.default_rng(5).normal(scale=3, size=50), [-40.0, 40.0]])
+    activation, derivative = ACTIVATIONS[name]
+    Z = leaf(z)
+    F = torch.nn.functional
+    theirs = {"relu": F.relu, "gelu": F.gelu, "gelu_tanh": lambda t: F.gelu(t, approximate="tanh")}[name](Z)
+    theirs.sum().backward()
+    assert max_diff(activation(z), theirs.detach()) <= 1e-15 * 40
+    assert max_diff(derivative(z), Z.grad) <= 1e-14

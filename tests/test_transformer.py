@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from selfattn import MultiHeadAttention, TransformerBlock, causal_mask, layer_norm
+from selfattn.activations import ACTIVATIONS
 
 FIELDS = ("ln1_w", "ln1_b", "ln2_w", "ln2_b", "w_1", "b_1", "w_2", "b_2")
 MHA_FIELDS = ("w_q", "w_k", "w_v", "w_o", "b_q", "b_k", "b_v", "b_o")
@@ -19,7 +20,7 @@ def normal(seed, *shape):
     return np.random.default_rng(seed).normal(size=shape)
 
 
-def random_block(d_model=6, n_heads=2, d_ff=10, seed=0, bias=True):
+def random_block(d_model=6, n_heads=2, d_ff=10, seed=0, bias=True, activation="relu"):
     """A block whose every parameter is random (no ones or zeros that could hide a mistake)."""
     rng = np.random.default_rng(seed)
     attn = MultiHeadAttention.init(d_model, n_heads, rng=rng, bias=bias)
@@ -29,7 +30,7 @@ def random_block(d_model=6, n_heads=2, d_ff=10, seed=0, bias=True):
     params = {name: rng.normal(scale=0.5, size=shapes.get(name, (d_model,))) for name in FIELDS}
     params["ln1_w"] += 1
     params["ln2_w"] += 1
-    return TransformerBlock(attn=attn, **params)
+    return TransformerBlock(attn=attn, **params, activation=activation)
 
 
 def cast(block, dtype, scale=1.0):
@@ -442,6 +443,62 @@ def test_backward_bad_input():
         block.backward(np.ones((4, 6)), np.ones((4, 6)), np.ones((4, 4)))
     with pytest.raises(TypeError, match=r"causal must be True or False"):
         block.attn.backward(np.ones((4, 6)), np.ones((4, 6)), causal="yes")
+
+
+# The activations
+
+
+def test_activation_hand_values():
+    z = np.array([-1.0, 0.0, 1.0, 2.0])
+    relu, gelu, gelu_tanh = (ACTIVATIONS[name][0] for name in ("relu", "gelu", "gelu_tanh"))
+    assert np.array_equal(relu(z), [0.0, 0.0, 1.0, 2.0])
+    phi = np.array([0.15865525393145707, 0.5, 0.8413447460685429, 0.9772498680518208])  # Phi(z), the normal's cdf
+    np.testing.assert_allclose(gelu(z), z * phi, rtol=1e-15)
+    u = np.sqrt(2 / np.pi) * (z + 0.044715 * z**3)
+    np.testing.assert_allclose(gelu_tanh(z), 0.5 * z * (1 + np.tanh(u)), rtol=1e-15)
+    assert abs(gelu_tanh(z) - gelu(z)).max() < 1e-3  # an approximation of gelu
+
+
+@pytest.mark.parametrize("name", ["relu", "gelu", "gelu_tanh"])
+def test_activation_derivatives_match_finite_differences(name):
+    activation, derivative = ACTIVATIONS[name]
+    z = np.concatenate([np.linspace(-6.05, 6.05, 122), normal(42, 30) * 3])  # no z at 0, where relu has a kink
+    numerical = (activation(z + 1e-6) - activation(z - 1e-6)) / 2e-6
+    np.testing.assert_allclose(derivative(z), numerical, atol=1e-8)
+
+
+@pytest.mark.parametrize("name", ["relu", "gelu", "gelu_tanh"])
+def test_activations_keep_float32(name):
+    z = normal(43, 3, 5).astype(np.float32)
+    assert all(np.result_type(f(z), np.float32) == np.float32 for f in ACTIVATIONS[name])
+
+
+@pytest.mark.parametrize("activation", ["gelu", "gelu_tanh"])
+def test_block_with_gelu_backward_matches_finite_differences(activation):
+    block = random_block(d_model=4, n_heads=2, d_ff=7, seed=44, activation=activation)
+    x, d_out = normal(45, 2, 3, 4), normal(46, 2, 3, 4)
+    dx, grads = block.backward(x, d_out, causal=True)
+    assert grads.activation == activation
+    assert_matches(dx, grads, block_gradients_by_finite_differences(block, x, d_out, causal=True))
+
+
+def test_block_applies_its_activation():
+    relu_block = random_block(seed=47)
+    x = normal(48, 5, 6)
+    for name, (activation, _) in ACTIVATIONS.items():
+        block = dataclasses.replace(relu_block, activation=name)
+        h = x + block.attn(layer_norm(x, block.ln1_w, block.ln1_b))
+        mlp = activation(layer_norm(h, block.ln2_w, block.ln2_b) @ block.w_1 + block.b_1) @ block.w_2 + block.b_2
+        np.testing.assert_allclose(block(x), h + mlp, atol=1e-12)
+    assert dataclasses.replace(relu_block, activation="gelu") != relu_block
+
+
+@pytest.mark.parametrize("activation", ["swish", "GELU", None, ("relu",)])
+def test_unknown_activation(activation):
+    with pytest.raises(ValueError, match=r"activation must be one of 'relu', 'gelu', 'gelu_tanh'; got "):
+        random_block(activation=activation)
+    with pytest.raises(ValueError, match=r"activation must be one of"):
+        TransformerBlock.init(6, 2, 10, activation=activation)
 
 
 def test_relu_passes_no_gradient_where_its_input_is_exactly_zero():
