@@ -7,9 +7,9 @@ from .gpt import GPT
 from .gradients import attention_backward
 from .masks import causal_mask, padding_mask
 from .multihead import MultiHeadAttention, merge_heads, split_heads
-from .normalise import softmax
+from .normalise import layer_norm, softmax
 from .positions import rotary_embedding, sinusoidal_positions
-from .transformer import TransformerBlock, layer_norm
+from .transformer import TransformerBlock
 
 __all__ = [
     "GPT",

@@ -103,39 +103,44 @@ def batch_shape(arrays, core_ndim=2):
         raise ValueError(f"{_and(list(arrays))} must have broadcastable batch axes; got {_and(shapes)}") from None
 
 
-def _and(words):
+def _and(words, conjunction="and"):
     """``["a", "b", "c"]`` -> ``"a, b and c"``."""
-    return f"{', '.join(words[:-1])} and {words[-1]}" if len(words) > 1 else words[0]
+    return f"{', '.join(words[:-1])} {conjunction} {words[-1]}" if len(words) > 1 else words[0]
 
 
-def overflow_error(what, dtype, inputs):
-    """The error for ``what`` overflowing its float ``dtype``, in the caller's words.
+def overflow_checked(function, rescale, kernel, *args):
+    """``kernel(*args)``, or a ValueError naming ``function`` if an array it returns is not finite.
 
-    ``inputs`` maps the caller's argument names to their arrays.
+    The one place that looks for overflow: the kernels trust their checked, finite
+    arguments and let an overflow run its course, to inf or NaN, which reaches the result.
+    ``rescale`` maps the caller's names to the arguments that can be made smaller (None
+    values, such as a default ``scale``, are left out of the message).
     """
-    names = _and(list(inputs))
-    largest = max(float(np.abs(a).max()) for a in inputs.values())
-    advice = "" if dtype == np.float64 else " or compute in float64"
-    return ValueError(
-        f"{what} overflowed {dtype} (largest finite value {np.finfo(dtype).max:.3g}); "
-        f"got {names} of magnitude up to {largest:.3g}: rescale {names}{advice}"
+    with np.errstate(all="ignore"):  # an overflow shows in the result: reported just below
+        result = kernel(*args)
+    bad = next((a for a in _arrays(result) if not np.isfinite(a).all()), None)
+    if bad is None:
+        return result
+    rescale = {name: value for name, value in rescale.items() if value is not None}
+    sizes = _and([f"|{name}| up to {_shown(np.abs(value).max())}" for name, value in rescale.items()])
+    advice = ", or compute in float64" if np.finfo(bad.dtype).bits < 64 else ""
+    raise ValueError(
+        f"{function} overflowed {bad.dtype} (largest finite value {_shown(np.finfo(bad.dtype).max)}); "
+        f"got {sizes}: rescale {_and(list(rescale), 'or')}{advice}"
     )
 
 
-def overflow_checked(compute, what, dtype, inputs):
-    """``compute()``, a tuple of arrays, or ``overflow_error(what, ...)`` if its first array is not finite.
+def _shown(number):
+    """``number`` to 3 digits, as ``f"{number:.3g}"``, also beyond float64's range (a long double)."""
+    return f"{float(number):.3g}" if abs(float(number)) < math.inf else np.format_float_scientific(number, 2, trim="-")
 
-    A ValueError from ``compute`` counts as an overflow too: with checked arguments it is the
-    one error left (scores that overflow, or gradients the parameters' constructor refuses).
-    """
-    with np.errstate(over="ignore", invalid="ignore"):  # reported by name just below
-        try:
-            result = compute()
-        except ValueError:
-            result = None
-    if result is None or not np.isfinite(result[0]).all():
-        raise overflow_error(what, dtype, inputs)
-    return result
+
+def _arrays(result):
+    """The arrays in a kernel's result: an array or number, or a tuple, list or dict of them, nested."""
+    if isinstance(result, (tuple, list, dict)):
+        items = result.values() if isinstance(result, dict) else result
+        return [a for item in items for a in _arrays(item)]
+    return [np.asarray(result)]
 
 
 def boolean_mask(mask, shape, expected="(..., n_q, n_k)"):
@@ -174,13 +179,15 @@ def real_number(value, name, *, positive=False):
     return number
 
 
-def attention_args(q, k, v, mask, causal, scale, *, values=True):
+def attention_args(q, k, v, mask, causal, scale, *, values=True, every_batch_axis=False):
     """Check the arguments of the attention functions; return them ready for the kernels.
 
     Returns ``(q, k, v, mask, causal, scale)``: ``q``, ``k`` and ``v`` (with
     ``values=False``, for a function that takes no ``v``, pass None) as finite float
-    arrays of one common dtype; ``mask`` a boolean array that
-    broadcasts to ``(..., n_q, n_k)``, or None; ``causal`` a bool; ``scale`` a float.
+    arrays of one common dtype; ``mask`` a boolean array that broadcasts to
+    ``(..., n_q, n_k)``, or None; ``causal`` a bool; ``scale`` a float. With
+    ``every_batch_axis``, a mask with batch axes must have all of them: a padding mask of
+    shape ``(batch, 1, n_k)`` on per-head inputs would have its batch axis read as heads.
     """
     arrays = {"q": as_float_array(q, "q", ("...", "n_q", "d_k")), "k": as_float_array(k, "k", ("...", "n_k", "d_k"))}
     q, k = arrays["q"], arrays["k"]
@@ -194,5 +201,12 @@ def attention_args(q, k, v, mask, causal, scale, *, values=True):
     dtype = np.result_type(*arrays.values())
     q, k = q.astype(dtype, copy=False), k.astype(dtype, copy=False)
     v = None if v is None else v.astype(dtype, copy=False)
-    mask = boolean_mask(mask, (*batch, q.shape[-2], k.shape[-2]))
+    shape = (*batch, q.shape[-2], k.shape[-2])
+    mask = boolean_mask(mask, shape)
+    if every_batch_axis and mask is not None and 2 < mask.ndim < len(shape):
+        raise ValueError(
+            f"mask must have shape (n_q, n_k) or every batch axis of {_and(list(arrays))}, (..., n_q, n_k) = {shape}; "
+            f"got shape {np.shape(mask)} (for a padding mask of shape (batch, 1, n_k) and inputs of shape "
+            "(batch, n_heads, n, d), add the head axis: mask[:, None])"
+        )
     return q, k, v, mask, flag(causal, "causal"), real_scale(scale, q.shape[-1])

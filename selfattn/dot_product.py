@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from ._checks import as_float_array, attention_args, overflow_error
+from ._checks import as_float_array, attention_args, overflow_checked
 from .masks import _allowed
 from .normalise import _softmax
 
@@ -37,17 +37,7 @@ def self_attention_loops(x):
      [0.5        0.5       ]]
     """
     x = as_float_array(x, "x", ("n", "d"))
-    n = len(x)
-    weights = np.zeros((n, n), dtype=x.dtype)
-    outputs = np.zeros_like(x)
-    for i in range(n):
-        with np.errstate(over="ignore", invalid="ignore"):  # reported by name just below
-            scores = np.array([np.dot(x[i], x[j]) for j in range(n)])
-        _check_scores(scores, "the scores x @ x.T", x=x)
-        weights[i] = _softmax(scores)
-        for j in range(n):
-            outputs[i] += weights[i, j] * x[j]
-    return outputs, weights
+    return overflow_checked("self_attention_loops", {"x": x}, _self_attention_loops, x)
 
 
 def self_attention(x):
@@ -79,11 +69,7 @@ def self_attention(x):
      [0.26894142 0.73105858]]
     """
     x = as_float_array(x, "x", ("...", "n", "d"))
-    with np.errstate(over="ignore", invalid="ignore"):  # reported by name just below
-        scores = x @ np.swapaxes(x, -1, -2)
-    _check_scores(scores, "the scores x @ x.T", x=x)
-    weights = _softmax(scores)
-    return weights @ x, weights
+    return overflow_checked("self_attention", {"x": x}, _self_attention, x)
 
 
 def attention_weights(q, k, mask=None, *, causal=False, scale=None):
@@ -132,8 +118,10 @@ def attention_weights(q, k, mask=None, *, causal=False, scale=None):
     >>> print(attention_weights(q, k, mask=np.array([True, False])))
     [[1. 0.]]
     """
-    q, k, _, mask, causal, scale = attention_args(q, k, None, mask, causal, scale, values=False)
-    return _attention_weights(q, k, _allowed(mask, causal, q.shape[-2], k.shape[-2]), scale)
+    q, k, _, mask, causal, factor = attention_args(q, k, None, mask, causal, scale, values=False)
+    allowed = _allowed(mask, causal, q.shape[-2], k.shape[-2])
+    rescale = {"q": q, "k": k, "scale": scale}
+    return overflow_checked("attention_weights", rescale, _attention_weights, q, k, allowed, factor)
 
 
 def attention(q, k, v, mask=None, *, causal=False, scale=None):
@@ -171,11 +159,32 @@ def attention(q, k, v, mask=None, *, causal=False, scale=None):
     >>> print(attention(q, k, v))
     [[2.68941421 0.         7.31058579]]
     """
-    q, k, v, mask, causal, scale = attention_args(q, k, v, mask, causal, scale)
-    return _attention_weights(q, k, _allowed(mask, causal, q.shape[-2], k.shape[-2]), scale) @ v
+    q, k, v, mask, causal, factor = attention_args(q, k, v, mask, causal, scale)
+    allowed = _allowed(mask, causal, q.shape[-2], k.shape[-2])
+    return overflow_checked("attention", {"q": q, "k": k, "scale": scale}, _attention, q, k, v, allowed, factor)
 
 
 # The kernels below trust their arguments: the public functions above check them first.
+
+
+def _self_attention_loops(x):
+    n = len(x)
+    weights = np.zeros((n, n), dtype=x.dtype)
+    outputs = np.zeros_like(x)
+    for i in range(n):
+        weights[i] = _softmax(np.array([np.dot(x[i], x[j]) for j in range(n)]))
+        for j in range(n):
+            outputs[i] += weights[i, j] * x[j]
+    return outputs, weights
+
+
+def _self_attention(x):
+    weights = _softmax(x @ np.swapaxes(x, -1, -2))
+    return weights @ x, weights
+
+
+def _attention(q, k, v, allowed, scale):
+    return _attention_weights(q, k, allowed, scale) @ v
 
 
 def _attention_weights(q, k, allowed, scale):
@@ -185,13 +194,4 @@ def _attention_weights(q, k, allowed, scale):
     each, also before it), so that float16 scores that fit after scaling do not overflow
     on the way.
     """
-    with np.errstate(over="ignore", invalid="ignore"):  # reported by name just below
-        scores = (q * q.dtype.type(scale)) @ np.swapaxes(k, -1, -2)
-    _check_scores(scores, "the scores scale * q @ k.T", q=q, k=k)
-    return _softmax(scores, allowed)
-
-
-def _check_scores(scores, what, **inputs):
-    """Raise a ValueError naming ``inputs`` if the scores overflowed."""
-    if not np.isfinite(scores).all():
-        raise overflow_error(what, scores.dtype, inputs)
+    return _softmax((q * q.dtype.type(scale)) @ np.swapaxes(k, -1, -2), allowed)

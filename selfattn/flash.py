@@ -1,12 +1,12 @@
 """Attention without the n x n matrix: blocked, with an online softmax (FlashAttention)."""
 
+import contextvars
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from ._checks import attention_args, positive_int
-from .dot_product import _check_scores
+from ._checks import attention_args, overflow_checked, positive_int
 
 
 def flash_attention(q, k, v, mask=None, *, causal=False, scale=None, block_size=(512, 1024), workers=1):
@@ -72,10 +72,11 @@ def flash_attention(q, k, v, mask=None, *, causal=False, scale=None, block_size=
     >>> bool(np.abs(out - attention(q, k, v, causal=True)).max() < 1e-14)
     True
     """
-    q, k, v, mask, causal, scale = attention_args(q, k, v, mask, causal, scale)
+    q, k, v, mask, causal, factor = attention_args(q, k, v, mask, causal, scale, every_batch_axis=True)
     block_q, block_k = _block_shape(block_size)
     workers = positive_int(workers, "workers")
-    return _flash(q, k, v, mask, causal, scale, block_q, block_k, workers)
+    args = q, k, v, mask, causal, factor, block_q, block_k, workers
+    return overflow_checked("flash_attention", {"q": q, "k": k, "scale": scale}, _flash, *args)
 
 
 def _block_shape(block_size):
@@ -108,8 +109,9 @@ def _flash(q, k, v, mask, causal, scale, block_q, block_k, workers):
                 yield job
 
         workers = min(workers, len(tiles.jobs))  # no more threads than blocks of queries
+        contexts = [contextvars.copy_context() for _ in range(workers)]  # numpy's error state, as the caller's
         with ThreadPoolExecutor(workers) as pool:
-            list(pool.map(lambda _: tiles.run(next_job()), range(workers)))
+            list(pool.map(lambda context: context.run(tiles.run, next_job()), contexts))
     return np.ldexp(tiles.out, tiles.v_shift, out=tiles.out) if tiles.v_shift else tiles.out
 
 
@@ -119,20 +121,19 @@ class _Tiles:
     def __init__(self, q, k, v, mask, causal, scale, block_q, block_k):
         n_q, n_k = q.shape[-2], k.shape[-2]
         batch = np.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])
-        self.inputs = q, k  # for the message if the scores overflow
         info = np.finfo(q.dtype)
         # Softmax does not change when all the scores of a row move by the same amount: the
         # running maximum is there only to keep exp from overflowing. Where Cauchy-Schwarz,
         # |scale q_i . k_j| <= |scale q_i| max_j |k_j|, bounds the scores by a quarter of the
-        # float's exponent range (22 in float32, 177 in float64), exp(score) can neither overflow
-        # nor lose precision, and the sums and products with v keep the rest of the range: those
-        # query blocks skip the maximum (see `run`).
-        with np.errstate(over="ignore"):  # an infinite norm just means "no bound"
-            self.k_norm = np.broadcast_to(np.sqrt(np.einsum("...ij,...ij->...i", k, k).max(axis=-1)), batch)
+        # float's exponent range (22 in float32, 177 in float64), and the sum of n_k of them stays
+        # finite too, exp(score) can neither overflow nor lose precision, and the sums and products
+        # with v keep the rest of the range: those query blocks skip the maximum (see `run`).
+        k_norm = np.sqrt(np.einsum("...ij,...ij->...i", k, k).max(axis=-1))  # inf (overflowed): no bound
+        self.k_norm = np.broadcast_to(k_norm, batch)
         v_max = max(float(v.max()), -float(v.min()))
         safe_v = v_max == 0 or info.tiny**0.5 <= v_max <= info.max**0.5 / n_k
-        self.no_max_below = np.log(info.max) / 4 if safe_v else -np.inf
-        self.check_above = info.max / 2  # a larger bound: the scores might overflow, check them
+        self.no_max_below = min(np.log(info.max) / 4, np.log(info.max / n_k)) if safe_v else -np.inf
+        self.check_above = info.max / 2  # a larger bound: the scores might overflow
         # The running sums add up to n_k values of v, each weighted by at most 1: where that could
         # overflow, v is divided by a power of two (exactly), and the output multiplied back.
         self.v_shift = max(0, np.frexp(v_max)[1] + (n_k - 1).bit_length() + 1 - np.frexp(info.max)[1])
@@ -147,9 +148,9 @@ class _Tiles:
         self.jobs = [(b, i0) for b in np.ndindex(batch) for i0 in range(0, n_q, self.block_q)]
         self.out = np.zeros((*batch, n_q, v.shape[-1]), q.dtype)
 
-    def _scores(self, b, rows, cols, q_rows, out):
-        """The tile ``scale * q[b][rows] @ k[b][cols].T``, into ``out`` (``q_rows`` is already scaled)."""
-        return np.matmul(q_rows, self.k[b][cols[0] : cols[1]].T, out=out)
+    def _scores(self, b, j0, j1, q_rows, out):
+        """The tile ``q_rows @ k[b][j0:j1].T``, into ``out`` (``q_rows`` is already scaled)."""
+        return np.matmul(q_rows, self.k[b][j0:j1].T, out=out)
 
     def run(self, jobs):
         """Compute the query blocks ``(batch index, first row)`` listed in ``jobs``."""
@@ -161,43 +162,42 @@ class _Tiles:
         s_buf = np.empty(bq * bk, dtype)
         hidden_buf = np.empty(bq * bk, bool) if self.mask is not None or self.causal else None
         max_buf, tile_max_buf, norm_buf = (np.empty(bq, dtype) for _ in range(3))
-        with np.errstate(over="ignore"):  # a score far below the maximum may reach -inf: its exp is 0
-            for b, i0 in jobs:
-                i1 = min(i0 + bq, n_q)
-                rows = i1 - i0
-                q_rows = np.multiply(self.q[b][i0:i1], self.scale, out=q_buf[:rows])  # scale q, not the scores
-                bound = np.sqrt(np.einsum("ij,ij->i", q_rows, q_rows, out=norm_buf[:rows]).max()) * self.k_norm[b]
-                keep_max, check = not bound < self.no_max_below, not bound < self.check_above
-                row_max, tile_max = max_buf[:rows], tile_max_buf[:rows]
-                acc = acc_buf[:rows]  # running sums of exp(score - max) times [v, 1]: weighted values, total weight
-                stop = min(n_k, i1) if self.causal else n_k  # keys past the last query are all in the future
-                for j0 in range(0, stop, bk):
-                    j1 = min(j0 + bk, stop)
-                    s = self._scores(b, (i0, i1), (j0, j1), q_rows, s_buf[: rows * (j1 - j0)].reshape(rows, -1))
-                    if check:
-                        _check_scores(s, "the scores scale * q @ k.T", q=self.inputs[0], k=self.inputs[1])
-                    if hidden_buf is not None:
-                        hidden = hidden_buf[: s.size].reshape(s.shape)
-                    if self.mask is not None:
-                        np.logical_not(self.mask[b][i0:i1, j0:j1], out=hidden)
-                        np.copyto(s, -np.inf, where=hidden)
-                    if self.causal and j1 - 1 > i0:  # the tile crosses the diagonal
-                        np.greater(self.cols[j0:j1], self.rows[i0:i1], out=hidden)
-                        np.copyto(s, -np.inf, where=hidden)
-                    if keep_max:
-                        np.max(s, axis=1, out=tile_max)
-                        if j0 == 0:
-                            np.maximum(tile_max, lowest, out=row_max)  # a row hidden so far keeps a finite maximum
-                        else:
-                            np.maximum(row_max, tile_max, out=tile_max)  # the new running maximum
-                            np.subtract(row_max, tile_max, out=row_max)
-                            acc *= np.exp(row_max, out=row_max)[:, None]  # rescale by exp(m_old - m_new) <= 1
-                            row_max[:] = tile_max
-                        np.subtract(s, row_max[:, None], out=s)
-                    p = np.exp(s, out=s)
+        for b, i0 in jobs:
+            i1 = min(i0 + bq, n_q)
+            rows = i1 - i0
+            q_rows = np.multiply(self.q[b][i0:i1], self.scale, out=q_buf[:rows])  # scale q, not the scores
+            bound = np.sqrt(np.einsum("ij,ij->i", q_rows, q_rows, out=norm_buf[:rows]).max()) * self.k_norm[b]
+            keep_max, check = not bound < self.no_max_below, not bound < self.check_above
+            row_max, tile_max = max_buf[:rows], tile_max_buf[:rows]
+            acc = acc_buf[:rows]  # running sums of exp(score - max) times [v, 1]: weighted values, total weight
+            stop = min(n_k, i1) if self.causal else n_k  # keys past the last query are all in the future
+            for j0 in range(0, stop, bk):
+                j1 = min(j0 + bk, stop)
+                s = self._scores(b, j0, j1, q_rows, s_buf[: rows * (j1 - j0)].reshape(rows, -1))
+                if check:  # a score that overflowed (inf) becomes NaN, which reaches the output and is refused
+                    s += s * 0
+                if hidden_buf is not None:
+                    hidden = hidden_buf[: s.size].reshape(s.shape)
+                if self.mask is not None:
+                    np.logical_not(self.mask[b][i0:i1, j0:j1], out=hidden)
+                    np.copyto(s, -np.inf, where=hidden)
+                if self.causal and j1 - 1 > i0:  # the tile crosses the diagonal
+                    np.greater(self.cols[j0:j1], self.rows[i0:i1], out=hidden)
+                    np.copyto(s, -np.inf, where=hidden)
+                if keep_max:
+                    np.max(s, axis=1, out=tile_max)
                     if j0 == 0:
-                        np.matmul(p, self.v[b][j0:j1], out=acc)
+                        np.maximum(tile_max, lowest, out=row_max)  # a row hidden so far keeps a finite maximum
                     else:
-                        acc += np.matmul(p, self.v[b][j0:j1], out=pv_buf[:rows])
-                total = acc[:, -1:]  # divide the outputs, not the weights; rows with no allowed key stay 0
-                np.divide(acc[:, :-1], total, out=self.out[b][i0:i1], where=total > 0)
+                        np.maximum(row_max, tile_max, out=tile_max)  # the new running maximum
+                        np.subtract(row_max, tile_max, out=row_max)
+                        acc *= np.exp(row_max, out=row_max)[:, None]  # rescale by exp(m_old - m_new) <= 1
+                        row_max[:] = tile_max
+                    np.subtract(s, row_max[:, None], out=s)
+                p = np.exp(s, out=s)
+                if j0 == 0:
+                    np.matmul(p, self.v[b][j0:j1], out=acc)
+                else:
+                    acc += np.matmul(p, self.v[b][j0:j1], out=pv_buf[:rows])
+            total = acc[:, -1:]  # divide the outputs, not the weights; rows with no allowed key stay 0
+            np.divide(acc[:, :-1], total, out=self.out[b][i0:i1], where=total != 0)  # NaN passes, to be refused

@@ -1,22 +1,23 @@
 """GPT: GPT-2's language model, from tokens to next-token logits, its gradients, and writing text."""
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from ._checks import as_array, as_float_array, generator, head_size, overflow_checked, positive_int, real_number
+from ._checks import as_array, generator, head_size, overflow_checked, positive_int, real_number
+from ._frozen import Frozen
 from .gradients import _weight_gradient
 from .multihead import MultiHeadAttention
-from .normalise import _softmax
-from .transformer import LAYER_NORM_EPS, TransformerBlock, _layer_norm, _layer_norm_backward
+from .normalise import _layer_norm, _softmax
+from .transformer import LAYER_NORM_EPS, TransformerBlock, _layer_norm_backward
 
 # name -> axes; d_model, vocab and n_ctx come from wte and wpe
 SHAPES = {"wte": ("vocab", "d_model"), "wpe": ("n_ctx", "d_model"), "ln_f_w": ("d_model",), "ln_f_b": ("d_model",)}
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)
-class GPT:
+class GPT(Frozen):
     """GPT-2's language model: token and position embeddings, causal blocks, a tied head.
 
     ``x = wte[tokens] + wpe[:n]``, then each block in turn, ``x = block(x, causal=True)``,
@@ -67,33 +68,11 @@ class GPT:
         blocks = tuple(self.blocks) if isinstance(self.blocks, (tuple, list)) else None
         if not blocks or not all(isinstance(block, TransformerBlock) for block in blocks):
             raise TypeError(f"blocks must be a non-empty tuple of TransformerBlock; got {self.blocks!r:.80}")
-        arrays = {name: as_float_array(getattr(self, name), name, axes) for name, axes in SHAPES.items()}
-        vocab, d_model = arrays["wte"].shape
-        sizes = {"vocab": vocab, "n_ctx": arrays["wpe"].shape[0], "d_model": d_model}
-        for name, value in arrays.items():
-            expected = tuple(sizes[axis] for axis in SHAPES[name])
-            if value.shape != expected:
-                raise ValueError(
-                    f"{name} must have shape ({', '.join(SHAPES[name])}) = {expected} "
-                    f"(d_model={d_model} from wte); got shape {value.shape}"
-                )
+        object.__setattr__(self, "blocks", blocks)
+        d_model = self._freeze(SHAPES)["d_model"]
         for i, block in enumerate(blocks):
             if block.d_model != d_model:
                 raise ValueError(f"blocks[{i}] must have d_model={d_model}, that of wte; got d_model={block.d_model}")
-        dtype = np.result_type(*arrays.values())
-        object.__setattr__(self, "blocks", blocks)
-        for name, value in arrays.items():
-            value = np.array(value, dtype=dtype)  # a copy the caller cannot change
-            value.flags.writeable = False
-            object.__setattr__(self, name, value)
-
-    def __eq__(self, other):
-        if type(other) is not type(self):
-            return NotImplemented
-        same = (np.array_equal(getattr(self, name), getattr(other, name)) for name in SHAPES)
-        return self.blocks == other.blocks and all(same)
-
-    __hash__ = None  # equal instances must hash alike, and arrays have no hash
 
     @classmethod
     def init(cls, vocab, n_ctx, d_model, n_heads, n_layers, *, d_ff=None, rng):
@@ -186,7 +165,7 @@ class GPT:
             from tokens ``0..i`` only (causal): ``softmax`` of it gives the probabilities.
         """
         tokens = self._tokens(tokens, "tokens")
-        return self._checked(lambda: self._forward(tokens), "the GPT")[0]
+        return overflow_checked("GPT", self._rescale, self._forward, tokens)[0]
 
     def loss_and_grads(self, tokens, targets):
         """The mean cross-entropy of the next-token predictions, and its gradients.
@@ -213,8 +192,9 @@ class GPT:
         targets = self._tokens(targets, "targets")
         if targets.shape != tokens.shape:
             raise ValueError(f"targets must have the shape of tokens {tokens.shape}; got shape {targets.shape}")
-        loss, grads = self._checked(lambda: self._loss_and_grads(tokens, targets), "the GPT's loss and gradients")
-        return float(loss), grads
+        loss, grads, _ = overflow_checked("GPT.loss_and_grads", self._rescale, self._loss_and_grads, tokens, targets)
+        blocks = tuple(block._replaced(g) for block, g in zip(self.blocks, grads.pop("blocks"), strict=True))
+        return float(loss), replace(self, blocks=blocks, **grads)
 
     def generate(self, tokens, max_new_tokens, *, temperature=1.0, top_k=None, rng=None):
         """Continue each sequence by ``max_new_tokens`` tokens, one at a time.
@@ -256,14 +236,8 @@ class GPT:
             raise ValueError(f"temperature must be 0 (greedy) or positive; got {temperature}")
         if top_k is not None and positive_int(top_k, "top_k") > self.vocab:
             raise ValueError(f"top_k must be in 1..vocab={self.vocab}, or None; got {top_k}")
-        rng = generator(rng)
-        caches = [_KVCache() for _ in self.blocks]
-        new = tokens
-        for _ in range(max_new_tokens):
-            logits = self._checked(lambda new=new: self._forward(new, caches), "the GPT")[0][..., -1, :]
-            new = _sample(logits, temperature, top_k, rng)[..., None]
-            tokens = np.concatenate([tokens, new], axis=-1)
-        return tokens
+        args = tokens, max_new_tokens, temperature, top_k, generator(rng)
+        return overflow_checked("GPT.generate", self._rescale, self._generate, *args)[0]
 
     def _tokens(self, tokens, name):
         """``tokens`` as an int array of shape (..., n), n <= n_ctx, of ids in ``0..vocab - 1``."""
@@ -282,9 +256,10 @@ class GPT:
             )
         return tokens
 
-    def _checked(self, compute, what):
-        """``compute()``, or an error naming the head's arrays if it overflows the model's dtype."""
-        return overflow_checked(compute, what, self.wte.dtype, {"wte": self.wte, "ln_f_w": self.ln_f_w})
+    @property
+    def _rescale(self):
+        """The arrays an overflow's message names: the head's."""
+        return {"wte": self.wte, "ln_f_w": self.ln_f_w}
 
     def _forward(self, tokens, caches=None):
         """The logits of ``tokens`` and what the backward pass needs, from checked arrays.
@@ -296,31 +271,43 @@ class GPT:
         n = tokens.shape[-1]
         x = self.wte[tokens] + self.wpe[start : start + n]
         newest_last = np.tri(n, start + n, start, dtype=bool)  # causal: token i sees 0..start + i
-        inputs = []
+        inputs, saved = [], []  # each block's input, and what it saved (checked for overflow too)
         for block, cache in zip(self.blocks, caches or [None] * len(self.blocks), strict=True):
             inputs.append(x)
-            x = block._forward(x, newest_last, cache)[0]
+            x, block_saved = block._forward(x, newest_last, cache)
+            saved.append(block_saved)
         y, ln_f = _layer_norm(x, self.ln_f_w, self.ln_f_b, LAYER_NORM_EPS)
-        return y @ self.wte.T, (inputs, newest_last, y, ln_f)
+        return y @ self.wte.T, (inputs, newest_last, y, ln_f, saved)
 
     def _loss_and_grads(self, tokens, targets):
         """``(loss, grads)`` from checked arrays: the forward pass, then the chain rule backwards."""
-        logits, (inputs, causal, y, ln_f) = self._forward(tokens)
+        logits, (inputs, causal, y, ln_f, _) = self._forward(tokens)
         shifted = logits - logits.max(axis=-1, keepdims=True)
         log_p = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))  # log softmax
         loss = -np.take_along_axis(log_p, targets[..., None], axis=-1).mean()
         d_logits = (np.exp(log_p) - (np.arange(self.vocab) == targets[..., None])) / targets.size
         d_x, d_ln_f_w, d_ln_f_b = _layer_norm_backward(d_logits @ self.wte, *ln_f, self.ln_f_w)
-        block_grads = []
+        block_grads, statistics = [], []  # the statistics of the blocks' layer norms: checked for overflow too
         for block, x in zip(self.blocks[::-1], inputs[::-1], strict=True):
-            d_x, grads = block._backward(x, d_x, causal)
+            d_x, grads, stats = block._backward(x, d_x, causal)
             block_grads.insert(0, grads)
+            statistics.append(stats)
         d_wte = _weight_gradient(d_logits, y)  # the head (logits = y @ wte.T) ...
         np.add.at(d_wte, tokens, d_x)  # ... and the embedding
         d_wpe = np.zeros_like(self.wpe)
         d_wpe[: tokens.shape[-1]] = d_x.reshape(-1, *d_x.shape[-2:]).sum(axis=0)
-        grads = GPT(wte=d_wte, wpe=d_wpe, blocks=block_grads, ln_f_w=d_ln_f_w, ln_f_b=d_ln_f_b)
-        return loss, grads
+        grads = {"wte": d_wte, "wpe": d_wpe, "blocks": block_grads, "ln_f_w": d_ln_f_w, "ln_f_b": d_ln_f_b}
+        return loss, grads, statistics
+
+    def _generate(self, tokens, max_new_tokens, temperature, top_k, rng):
+        """The prompts with their new tokens, and each step's forward pass (for the overflow check)."""
+        caches = [_KVCache() for _ in self.blocks]
+        new, steps = tokens, []
+        for _ in range(max_new_tokens):
+            steps.append(self._forward(new, caches))
+            new = _sample(steps[-1][0][..., -1, :], temperature, top_k, rng)[..., None]
+            tokens = np.concatenate([tokens, new], axis=-1)
+        return tokens, steps
 
 
 class _KVCache:
@@ -346,8 +333,7 @@ def _sample(logits, temperature, top_k, rng):
     if temperature == 0:
         return logits.argmax(axis=-1)
     keep = None if top_k is None else logits >= np.sort(logits, axis=-1)[..., -top_k, None]
-    with np.errstate(over="ignore"):  # a tiny temperature: scores of -inf, probabilities of 0
-        p = _softmax((logits - logits.max(axis=-1, keepdims=True)) / temperature, keep)
+    p = _softmax((logits - logits.max(axis=-1, keepdims=True)) / temperature, keep)  # tiny temperature: -inf, p 0
     cumulative = p.cumsum(axis=-1)
     u = rng.random(size=(*p.shape[:-1], 1)) * cumulative[..., -1:]  # in [0, total)
     return (cumulative <= u).sum(axis=-1)  # the first token whose cumulative probability exceeds u

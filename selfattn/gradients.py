@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from ._checks import as_float_array, attention_args, overflow_error
+from ._checks import as_float_array, attention_args, overflow_checked
 from .dot_product import _attention_weights
 from .masks import _allowed
 
@@ -63,20 +63,29 @@ def attention_backward(q, k, v, d_out, mask=None, *, causal=False, scale=None):
     [[0.26894142 0.26894142]
      [0.73105858 0.73105858]]
     """
-    q, k, v, mask, causal, scale = attention_args(q, k, v, mask, causal, scale)
+    q, k, v, mask, causal, factor = attention_args(q, k, v, mask, causal, scale)
+    d_out = _output_gradient(d_out, q, k, v)
+    allowed = _allowed(mask, causal, q.shape[-2], k.shape[-2])
+    rescale = {"q": q, "k": k, "v": v, "d_out": d_out, "scale": scale}
+    return overflow_checked("attention_backward", rescale, _attention_backward_summed, q, k, v, d_out, allowed, factor)
+
+
+def _output_gradient(d_out, q, k, v):
+    """``d_out``, checked to have the shape of attention's output."""
     out_shape = (*np.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2]), q.shape[-2], v.shape[-1])
     d_out = as_float_array(d_out, "d_out", ("...", "n_q", "d_v"))
     if d_out.shape != out_shape:
         raise ValueError(
             f"d_out must have the shape of attention's output (..., n_q, d_v) = {out_shape}; got shape {d_out.shape}"
         )
-    weights = _attention_weights(q, k, _allowed(mask, causal, q.shape[-2], k.shape[-2]), scale)
-    with np.errstate(over="ignore", invalid="ignore"):  # reported by name just below
-        dq, dk, dv = _attention_backward(q, k, v, weights, d_out.astype(q.dtype), scale)
-        grads = _sum_to(dq, q), _sum_to(dk, k), _sum_to(dv, v)
-    if not all(np.isfinite(g).all() for g in grads):
-        raise overflow_error("the gradients", q.dtype, {"q": q, "k": k, "v": v, "d_out": d_out})
-    return grads
+    return d_out
+
+
+def _attention_backward_summed(q, k, v, d_out, allowed, scale):
+    """``(dq, dk, dv)``, each summed to the shape of its input."""
+    weights = _attention_weights(q, k, allowed, scale)
+    dq, dk, dv = _attention_backward(q, k, v, weights, d_out.astype(q.dtype, copy=False), scale)
+    return _sum_to(dq, q), _sum_to(dk, k), _sum_to(dv, v)
 
 
 def _attention_backward(q, k, v, weights, d_out, scale):

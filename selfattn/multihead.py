@@ -1,6 +1,6 @@
 """Multi-head attention: split, attend, merge, project."""
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -14,6 +14,7 @@ from ._checks import (
     overflow_checked,
     positive_int,
 )
+from ._frozen import Frozen
 from .dot_product import _attention_weights
 from .gradients import _attention_backward, _sum_rows, _weight_gradient
 from .masks import _allowed
@@ -81,7 +82,7 @@ BIASES = ("b_q", "b_k", "b_v", "b_o")
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)
-class MultiHeadAttention:
+class MultiHeadAttention(Frozen):
     """Multi-head attention with learned projections, as in "Attention Is All You Need".
 
     Queries come from ``x``; keys and values from ``context`` (``x`` itself for
@@ -131,31 +132,10 @@ class MultiHeadAttention:
     b_o: np.ndarray | None = None
 
     def __post_init__(self):
-        n_heads = positive_int(self.n_heads, "n_heads")
-        arrays = {name: as_float_array(getattr(self, name), name, ("d_model", "d_model")) for name in WEIGHTS}
-        for name in BIASES:
-            if getattr(self, name) is not None:
-                arrays[name] = as_float_array(getattr(self, name), name, ("d_model",))
-        d_model = arrays["w_q"].shape[0]
-        for name, value in arrays.items():
-            expected = (d_model,) * value.ndim
-            if value.shape != expected:
-                raise ValueError(f"{name} must have shape {expected} (d_model={d_model}); got shape {value.shape}")
-        head_size(d_model, n_heads)
-        dtype = np.result_type(*arrays.values())
-        object.__setattr__(self, "n_heads", n_heads)
-        for name, value in arrays.items():
-            value = np.array(value, dtype=dtype)  # a copy the caller cannot change
-            value.flags.writeable = False
-            object.__setattr__(self, name, value)
-
-    def __eq__(self, other):
-        if type(other) is not type(self):
-            return NotImplemented
-        # field by field: n_heads, the arrays, and None (no bias) equals only None
-        return all(np.array_equal(getattr(self, f.name), getattr(other, f.name)) for f in fields(self))
-
-    __hash__ = None  # equal instances must hash alike, and arrays have no hash
+        object.__setattr__(self, "n_heads", positive_int(self.n_heads, "n_heads"))
+        present = [name for name in BIASES if getattr(self, name) is not None]
+        sizes = self._freeze({name: ("d_model", "d_model") for name in WEIGHTS} | dict.fromkeys(present, ("d_model",)))
+        head_size(sizes["d_model"], self.n_heads)
 
     @classmethod
     def init(cls, d_model, n_heads, *, rng=None, bias=True):
@@ -219,21 +199,26 @@ class MultiHeadAttention:
         weights : ndarray, shape (..., n_heads, n_q, n_k)
             Only with ``return_weights=True``.
         """
-        x = self._sequence(x, "x", "n_q")
-        context = x if context is None else self._sequence(context, "context", "n_k")
-        batch = batch_shape({"x": x, "context": context})
-        n_q, n_k = x.shape[-2], context.shape[-2]
-        mask = self._mask(mask, batch, n_q, n_k)
-        causal = flag(causal, "causal")
+        x, kv, allowed = self._inputs(x, context, mask, causal)
         return_weights = flag(return_weights, "return_weights")
-        allowed = _allowed(mask, causal, n_q, n_k)
-        output, weights = overflow_checked(
-            lambda: self._forward(x, context, allowed),
-            "the multi-head attention",
-            np.result_type(x, self.w_q),
-            {"x": x, "context": context},
-        )
+        rescale = {"x": x} if context is None else {"x": x, "context": kv}
+        output, weights = overflow_checked("MultiHeadAttention", rescale, self._forward, x, kv, allowed)
         return (output, weights) if return_weights else output
+
+    def _inputs(self, x, context, mask, causal, n="n_q"):
+        """Checked ``x``, ``context`` (``x`` by default) and the keys each query may attend to."""
+        x = self._sequence(x, "x", n)
+        context = x if context is None else self._sequence(context, "context", "n_k")
+        n_q, n_k = x.shape[-2], context.shape[-2]
+        full = (*batch_shape({"x": x, "context": context}), self.n_heads, n_q, n_k)
+        expected = "(n_q, n_k) or (..., n_heads, n_q, n_k)"
+        if mask is not None and np.ndim(mask) not in (2, len(full)):
+            raise ValueError(
+                f"mask must have shape {expected} = {full}, with a head axis of size {self.n_heads} or 1; "
+                f"got shape {np.shape(mask)} (for a padding mask of shape (batch, 1, n_k), pass mask[:, None])"
+            )
+        mask = boolean_mask(mask, full, expected)
+        return x, context, _allowed(mask, flag(causal, "causal"), n_q, n_k)
 
     def _sequence(self, seq, name, n):
         seq = as_float_array(seq, name, ("...", n, "d_model"))
@@ -241,22 +226,15 @@ class MultiHeadAttention:
             raise ValueError(f"{name} must have shape (..., {n}, d_model={self.d_model}); got shape {seq.shape}")
         return seq
 
-    def _mask(self, mask, batch, n_q, n_k):
-        full = (*batch, self.n_heads, n_q, n_k)
-        expected = "(n_q, n_k) or (..., n_heads, n_q, n_k)"
-        if mask is not None and np.ndim(mask) not in (2, len(full)):
-            raise ValueError(
-                f"mask must have shape {expected} = {full}, with a head axis of size {self.n_heads} or 1; "
-                f"got shape {np.shape(mask)} (for a padding mask of shape (batch, 1, n_k), pass mask[:, None])"
-            )
-        return boolean_mask(mask, full, expected)
+    def _qkv(self, x, context):
+        """The queries from ``x``, the keys and values from ``context``, each split into heads."""
+        projections = ((x, self.w_q, self.b_q), (context, self.w_k, self.b_k), (context, self.w_v, self.b_v))
+        return (_split_heads(_project(a, w, b), self.n_heads) for a, w, b in projections)
 
     def _forward(self, x, context, allowed, cache=None):
         """The output and weights, from checked arrays; with a KV ``cache`` (``selfattn.gpt``),
         ``context``'s keys and values are appended to it and the queries attend to all of them."""
-        q = _split_heads(_project(x, self.w_q, self.b_q), self.n_heads)
-        k = _split_heads(_project(context, self.w_k, self.b_k), self.n_heads)
-        v = _split_heads(_project(context, self.w_v, self.b_v), self.n_heads)
+        q, k, v = self._qkv(x, context)
         if cache is not None:
             k, v = cache.append(k, v)
         weights = _attention_weights(q, k, allowed, 1.0 / np.sqrt(q.shape[-1]))
@@ -288,25 +266,15 @@ class MultiHeadAttention:
             weight or bias (None where there is no bias), summed over the batch and the
             tokens; ``n_heads`` as here.
         """
-        x = self._sequence(x, "x", "n")
-        d_out = self._sequence(d_out, "d_out", "n")
-        if d_out.shape != x.shape:
-            raise ValueError(f"d_out must have the shape of the output, that of x {x.shape}; got shape {d_out.shape}")
-        n = x.shape[-2]
-        mask = self._mask(mask, x.shape[:-2], n, n)
-        allowed = _allowed(mask, flag(causal, "causal"), n, n)
-        return overflow_checked(
-            lambda: self._backward(x, d_out, allowed),
-            "the multi-head attention's backward pass",
-            np.result_type(x, d_out, self.w_q),
-            {"x": x, "d_out": d_out},
-        )
+        x, _, allowed = self._inputs(x, None, mask, causal, "n")
+        d_out = _output_gradient(d_out, x)
+        rescale = {"x": x, "d_out": d_out}
+        dx, grads = overflow_checked("MultiHeadAttention.backward", rescale, self._backward, x, d_out, allowed)
+        return dx, self._replaced(grads)
 
     def _backward(self, x, d_out, allowed):
-        """``(dx, grads)`` of self-attention, from checked arrays."""
-        q = _split_heads(_project(x, self.w_q, self.b_q), self.n_heads)
-        k = _split_heads(_project(x, self.w_k, self.b_k), self.n_heads)
-        v = _split_heads(_project(x, self.w_v, self.b_v), self.n_heads)
+        """``dx`` and the gradients (a dict, by field), from checked arrays."""
+        q, k, v = self._qkv(x, x)
         scale = 1.0 / np.sqrt(q.shape[-1])
         weights = _attention_weights(q, k, allowed, scale)
         merged = _merge_heads(weights @ v)
@@ -315,8 +283,15 @@ class MultiHeadAttention:
         inputs, d_outputs = (x, x, x, merged), (dq, dk, dv, d_out)  # of the four projections
         grads = {w: _weight_gradient(a, d) for w, a, d in zip(WEIGHTS, inputs, d_outputs, strict=True)}
         grads |= {b: _sum_rows(d) for b, d in zip(BIASES, d_outputs, strict=True) if getattr(self, b) is not None}
-        dx = dq @ self.w_q.T + dk @ self.w_k.T + dv @ self.w_v.T
-        return dx, MultiHeadAttention(n_heads=self.n_heads, **grads)
+        return dq @ self.w_q.T + dk @ self.w_k.T + dv @ self.w_v.T, grads
+
+
+def _output_gradient(d_out, x):
+    """``d_out``, checked to have the shape of ``x`` (that of the output)."""
+    d_out = as_float_array(d_out, "d_out", ("...", "n", "d_model"))
+    if d_out.shape != x.shape:
+        raise ValueError(f"d_out must have the shape of the output, that of x {x.shape}; got shape {d_out.shape}")
+    return d_out
 
 
 def _split_heads(x, n_heads):

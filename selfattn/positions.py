@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from ._checks import as_array, as_float_array, overflow_error, positive_int, real_dtype, real_number
+from ._checks import as_float_array, overflow_checked, positive_int, real_number
 
 
 def sinusoidal_positions(n, d_model):
@@ -113,48 +113,36 @@ def rotary_embedding(x, positions=None, *, base=10000.0):
         raise ValueError(f"x must have an even number of features d (they are rotated in pairs); got shape {x.shape}")
     positions = np.arange(x.shape[-2]) if positions is None else _positions(positions, x.shape)
     base = real_number(base, "base", positive=True)
-    with np.errstate(over="ignore", invalid="ignore"):  # reported by name just below
-        angle = np.multiply.outer(positions, base ** (-np.arange(0, x.shape[-1], 2) / x.shape[-1]))
-        if not np.isfinite(angle).all():
-            raise ValueError(
-                f"the angles positions * base**(-2i / d) overflowed float64; got positions of magnitude up to "
-                f"{np.abs(positions).max():.3g} and base {base!r}: use a base of at least 1 (a smaller base turns "
-                "the last pairs fastest) or smaller positions"
-            )
-        out = _rotate(x, angle)
-    if not np.isfinite(out).all():
-        raise overflow_error("the rotated x", x.dtype, {"x": x})
-    return out
-
-
-def _rotate(x, angle):
-    """``x`` with features ``(2i, 2i + 1)`` rotated by ``angle[..., i]`` (float64), in float64, then
-    rounded once to ``x``'s dtype; unchecked."""
-    cos, sin = np.cos(angle), np.sin(angle)
-    even, odd = x[..., 0::2], x[..., 1::2]
-    out = np.empty(x.shape)
-    out[..., 0::2] = even * cos - odd * sin
-    out[..., 1::2] = even * sin + odd * cos
-    return out.astype(x.dtype)
+    rescale = {"x": x, "positions": positions, "base": base}
+    return overflow_checked("rotary_embedding", rescale, _rotary, x, positions, base)
 
 
 def _positions(positions, x_shape):
-    """``positions`` as a float64 array whose shape broadcasts to ``x_shape[:-1]``, or an error."""
-    arr = as_array(positions, "positions")
-    if not real_dtype(arr.dtype):
-        raise TypeError(f"positions must be real numbers (ints or floats); got dtype {arr.dtype}")
+    """``positions``, checked to have shape ``(n,)`` or the leading axes of ``x``, one for one."""
+    positions = as_float_array(positions, "positions", ("...", "n"))
     leading = x_shape[:-1]
     try:
-        fits = arr.ndim >= 1 and arr.shape[-1] == leading[-1] and np.broadcast_shapes(arr.shape, leading) == leading
+        fits = positions.ndim in (1, len(leading)) and np.broadcast_shapes(positions.shape, leading) == leading
     except ValueError:  # does not broadcast
         fits = False
-    if not fits:
+    if not fits or positions.shape[-1] != leading[-1]:
         raise ValueError(
-            f"positions must have shape (n,) = ({leading[-1]},), or (..., n) broadcastable to x's leading axes "
-            f"{leading} (x has shape {x_shape}); got shape {arr.shape}"
+            f"positions must have shape (n,) = ({leading[-1]},), or (..., n) with one axis for each of x's leading "
+            f"axes {leading} (x has shape {x_shape}); got shape {positions.shape} (for x of shape "
+            "(batch, n_heads, n, d) and positions of shape (batch, n), add the head axis: positions[:, None])"
         )
-    with np.errstate(over="ignore"):  # a long double beyond float64's range becomes inf: refused just below
-        values = arr.astype(np.float64)
-    if not np.isfinite(values).all():
-        raise ValueError(f"positions must be finite in float64; got {arr[~np.isfinite(values)][0]!s}")
-    return values
+    return positions
+
+
+def _rotary(x, positions, base):
+    """``x`` with features ``(2i, 2i + 1)`` turned by ``positions * base**(-2i / d)``: computed in at
+    least float64, then rounded once to ``x``'s dtype."""
+    wide = np.result_type(x, positions, np.float64)
+    d = x.shape[-1]
+    angle = np.multiply.outer(positions.astype(wide), wide.type(base) ** (-np.arange(0, d, 2, dtype=wide) / d))
+    cos, sin = np.cos(angle), np.sin(angle)
+    even, odd = x[..., 0::2], x[..., 1::2]
+    out = np.empty(x.shape, wide)
+    out[..., 0::2] = even * cos - odd * sin
+    out[..., 1::2] = even * sin + odd * cos
+    return out.astype(x.dtype)

@@ -93,9 +93,9 @@ def test_arrays_share_one_dtype():
 @pytest.mark.parametrize(
     "change, error, message",
     [
-        ({"wte": np.ones((7, 5))}, ValueError, r"wpe must have shape \(n_ctx, d_model\) = \(6, 5\) \(d_model=5 from"),
+        ({"wte": np.ones((7, 5))}, ValueError, r"wte must have shape \(vocab, d_model\) = \(7, 4\) .* shape \(7, 5\)"),
         ({"wpe": np.ones((6, 3))}, ValueError, r"wpe must have shape \(n_ctx, d_model\) = \(6, 4\) .* shape \(6, 3\)"),
-        ({"ln_f_b": np.ones(5)}, ValueError, r"ln_f_b must have shape \(d_model\) = \(4,\) .*got shape \(5,\)"),
+        ({"ln_f_b": np.ones(5)}, ValueError, r"ln_f_b must have shape \(d_model,\) = \(4,\) .*got shape \(5,\)"),
         ({"wte": np.ones(7)}, ValueError, r"wte must have shape \(vocab, d_model\); got shape \(7,\)"),
         ({"wte": np.full((7, 4), np.nan)}, ValueError, r"wte must be finite"),
         ({"blocks": ()}, TypeError, r"blocks must be a non-empty tuple of TransformerBlock; got \(\)"),
@@ -375,10 +375,10 @@ def test_generate_keeps_batch_axes():
 def test_overflow_names_the_model():
     gpt = random_gpt(seed=33)
     huge = dataclasses.replace(gpt, wte=gpt.wte * 1e160, ln_f_w=gpt.ln_f_w * 1e160)
-    message = r"the GPT overflowed float64 .* got wte and ln_f_w of magnitude up to .*: rescale wte and ln_f_w$"
-    with pytest.raises(ValueError, match=message):
+    message = r"overflowed float64 .* got \|wte\| up to .* and \|ln_f_w\| up to .*: rescale wte or ln_f_w$"
+    with pytest.raises(ValueError, match="^GPT " + message):
         huge(np.array([1, 2]))
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(ValueError, match="^GPT.generate " + message):
         huge.generate(np.array([1, 2]), 2)
-    with pytest.raises(ValueError, match=r"the GPT's loss and gradients overflowed float64"):
+    with pytest.raises(ValueError, match=r"^GPT.loss_and_grads overflowed float64"):
         huge.loss_and_grads(np.array([1, 2]), np.array([2, 3]))

@@ -290,12 +290,17 @@ def test_init_bad_sizes(d_model, n_heads, error, message):
 @pytest.mark.parametrize(
     "name, value, message",
     [
-        ("w_k", np.eye(6), r"w_k must have shape \(8, 8\) \(d_model=8\); got shape \(6, 6\)"),
-        ("w_o", np.ones((8, 6)), r"w_o must have shape \(8, 8\) \(d_model=8\); got shape \(8, 6\)"),
+        (
+            "w_k",
+            np.eye(6),
+            r"w_k must have shape \(d_model, d_model\) = \(8, 8\) \(d_model=8, as the other arrays have it\); "
+            r"got shape \(6, 6\)",
+        ),
+        ("w_o", np.ones((8, 6)), r"w_o must have shape \(d_model, d_model\) = \(8, 8\) .*; got shape \(8, 6\)"),
         ("w_v", np.ones(8), r"w_v must have shape \(d_model, d_model\); got shape \(8,\)"),
-        ("b_v", np.zeros(6), r"b_v must have shape \(8,\) \(d_model=8\); got shape \(6,\)"),
+        ("b_v", np.zeros(6), r"b_v must have shape \(d_model,\) = \(8,\) .*; got shape \(6,\)"),
         ("b_o", np.zeros((1, 8)), r"b_o must have shape \(d_model,\); got shape \(1, 8\)"),
-        ("w_q", np.ones((8, 6)), r"w_q must have shape \(8, 8\) \(d_model=8\); got shape \(8, 6\)"),
+        ("w_q", np.ones((8, 6)), r"w_q must have shape \(d_model, d_model\) = \(8, 8\) .*; got shape \(8, 6\)"),
     ],
 )
 def test_constructor_checks_shapes(name, value, message):
@@ -328,10 +333,12 @@ def test_x_with_wrong_d_model_is_named():
 
 def test_backward_names_its_arguments_and_their_axes():
     mha = MultiHeadAttention.init(12, 3, rng=0)
-    for x, d_out, name in ((np.ones((5, 8)), np.ones((5, 12)), "x"), (np.ones((5, 12)), np.ones((5, 8)), "d_out")):
-        with pytest.raises(ValueError) as info:
-            mha.backward(x, d_out)
-        assert str(info.value) == f"{name} must have shape (..., n, d_model=12); got shape (5, 8)"
+    with pytest.raises(ValueError) as info:
+        mha.backward(np.ones((5, 8)), np.ones((5, 12)))
+    assert str(info.value) == "x must have shape (..., n, d_model=12); got shape (5, 8)"
+    with pytest.raises(ValueError) as info:
+        mha.backward(np.ones((5, 12)), np.ones((5, 8)))
+    assert str(info.value) == "d_out must have the shape of the output, that of x (5, 12); got shape (5, 8)"
     for x, d_out, name in ((np.ones(12), np.ones((5, 12)), "x"), (np.ones((5, 12)), np.ones(12), "d_out")):
         with pytest.raises(ValueError) as info:
             mha.backward(x, d_out)
@@ -350,7 +357,7 @@ def test_backward_names_its_arguments_and_their_axes():
 def test_backward_overflow_names_the_dtype_of_x_d_out_and_the_weights_together(x, w, d_out_dtype, dtype):
     eye = np.eye(4, dtype=w.dtype) * w
     mha = MultiHeadAttention(n_heads=2, w_q=eye, w_k=eye, w_v=eye, w_o=eye)
-    with pytest.raises(ValueError, match=f"the multi-head attention's backward pass overflowed {dtype} "):
+    with pytest.raises(ValueError, match=f"MultiHeadAttention.backward overflowed {dtype} "):
         mha.backward(np.full((3, 4), x), np.ones((3, 4), d_out_dtype))
 
 
@@ -365,7 +372,7 @@ def test_backward_overflow_names_the_dtype_of_x_d_out_and_the_weights_together(x
 def test_overflow_names_the_dtype_of_x_and_the_weights_together(x, w, dtype):
     eye = np.eye(4, dtype=w.dtype) * w
     mha = MultiHeadAttention(n_heads=2, w_q=eye, w_k=eye, w_v=eye, w_o=eye)
-    with pytest.raises(ValueError, match=f"the multi-head attention overflowed {dtype} "):
+    with pytest.raises(ValueError, match=f"MultiHeadAttention overflowed {dtype} "):
         mha(np.full((3, 4), x))
 
 
