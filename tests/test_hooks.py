@@ -97,6 +97,34 @@ def test_a_solution_in_a_collapsed_block_becomes_a_cell_and_its_prose_plain_mark
     assert "???" not in pieces[2][1] and pieces[4][1] == "Prose after the exercise."
 
 
+FIGURE_CODE = """Prose.
+
+??? example "Code for this figure"
+
+    ```python
+    fig = 1
+    ```
+
+    More code prose.
+
+The figure's meaning.
+
+??? success "Solution"
+
+    ```python
+    fig = 2
+    ```
+"""
+
+
+def test_a_figure_whose_code_is_collapsed_is_shown_below_the_collapsed_code():
+    (start, end, _), (start2, end2, _) = pages.python_blocks(FIGURE_CODE)
+    indent, at = pages.figure_place(FIGURE_CODE, start, end)
+    assert (indent, FIGURE_CODE[at:].splitlines()[0]) == ("", "The figure's meaning.")
+    assert "More code prose." in FIGURE_CODE[:at]
+    assert pages.figure_place(FIGURE_CODE, start2, end2) == ("    ", end2)  # a solution's: inside
+
+
 def test_no_hook_shadows_a_module_of_pythons_own():
     """MkDocs puts docs/hooks/ first on sys.path while it loads a hook: a hook named like a
     standard module (``copy.py``) would be imported in its place, by any module that asks."""

@@ -284,6 +284,24 @@ def figure_images(light, dark, uri, config, files):
     return out
 
 
+def figure_place(markdown, start, end):
+    """Where the figures of the block at ``markdown[start:end]`` go, as ``(indent, offset)``:
+    right below the block (in its admonition, if it is in one), or, for a block collapsed
+    under ``??? example "Code for this figure"``, right below that admonition, in view."""
+    indent = re.match(r"[ \t]*", markdown[start:])[0]
+    before = markdown[:start].splitlines()
+    heads = [ADMONITION.match(line) for line in reversed(before)]
+    head = next((h for h in heads if h and len(h["indent"]) < len(indent)), None)
+    if head is None or head["title"] != "Code for this figure":
+        return indent, end
+    offset = end
+    for line in markdown[end:].splitlines(keepends=True):
+        if line.strip() and len(line) - len(line.lstrip()) <= len(head["indent"]):
+            break
+        offset += len(line)
+    return head["indent"], offset
+
+
 def on_page_markdown(markdown, page, config, files):
     """Below each block, the figures it drew (each added to the site as
     ``figures/<page>-<block>-<n>-light.png`` and ``-dark.png``); under the title, the link
@@ -302,12 +320,14 @@ def on_page_markdown(markdown, page, config, files):
     figures = extra.figures or [[] for _ in blocks]
     out, at = [], 0
     for number, ((start, end, _), block_figures) in enumerate(zip(blocks, figures, strict=True), start=1):
-        indent = re.match(r"[ \t]*", markdown[start:])[0]  # a block in an admonition: its figures too
-        out.append(markdown[at:end])
+        indent, place = figure_place(markdown, start, end) if block_figures else ("", end)
+        out.append(markdown[at:place])
         for index, (label, light, dark) in enumerate(block_figures, start=1):
             for scheme, uri in figure_images(light, dark, f"figures/{stem}-{number}-{index}", config, files):
                 out.append(f"\n\n{indent}![{escape(label)}]({link(uri)}#only-{scheme})")
-        at = end
+        if place > end:  # below a collapsed "Code for this figure": a paragraph of its own
+            out.append("\n\n")
+        at = place
     markdown = "".join(out) + markdown[at:]
     download = (
         f"\n\n[Download this page as a Jupyter notebook]({link(extra.notebook_uri)})"
