@@ -1,9 +1,9 @@
 """Every code block in the docs, the README and the docstrings is a test.
 
-Sybil collects the ```python blocks of ``docs/*.md`` and ``README.md`` (a block whose
-first line starts with ``>>>`` is a doctest: its printed output must match to the
-character; any other block just has to run) and the ``Examples`` of every docstring in
-``selfattn/``. Each page runs in its own namespace, empty at the start, like a fresh
+Sybil collects the ```python blocks of ``docs/*.md`` and of the READMEs (the project's and
+``benchmarks/README.md``; a block whose first line starts with ``>>>`` is a doctest: its
+printed output must match to the character; any other block just has to run) and the
+``Examples`` of every docstring in ``selfattn/``. Each page runs in its own namespace, empty at the start, like a fresh
 interpreter, in an empty folder.
 """
 

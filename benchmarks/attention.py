@@ -2,8 +2,8 @@
 
 Run it with ``make benchmark``: it installs the ``bench`` extra (threadpoolctl) and runs
 this script with ``OPENBLAS_CORETYPE`` and ``OPENBLAS_L2_SIZE`` unset, so that OpenBLAS
-picks its kernels for this CPU. It writes ``docs/benchmarks/results.json``, which the pages
-"Benchmarks" and "Attention without the n x n matrix" read (they never rerun it).
+picks its kernels for this CPU. It writes ``docs/benchmarks/results.json``, which the page
+"Benchmarks" and benchmarks/README.md (our targets) read; they never rerun it.
 
 What it measures, at d = 64, in float32 and float64, for self-attention of one sequence of
 n random tokens (q, k and v of shape (n, 64), standard normal):
@@ -19,10 +19,11 @@ n random tokens (q, k and v of shape (n, 64), standard normal):
 
 Time: one call after a warm-up, repeated, interleaved across the variants so that a burst of
 load elsewhere on the machine hits them all alike; the JSON keeps the median of the wall-clock
-and of the CPU time of the process. One-thread variants share a process; each two-thread
-variant has its own (two thread pools in one process fight), driven in turn by this one.
-BLAS and PyTorch are held at the stated thread counts with threadpoolctl and
-``torch.set_num_threads``.
+and of the CPU time of the process, and every call's in the order they ran (``*_calls``, from
+which benchmarks/README.md takes the spread of each ratio). One-thread variants share a
+process; each two-thread variant has its own (two thread pools in one process fight), driven
+in turn by this one. BLAS and PyTorch are held at the stated thread counts with threadpoolctl
+and ``torch.set_num_threads``.
 
 Memory: in a fresh process per variant, the peak resident memory a call adds (Linux's VmHWM,
 reset before the call), with glibc told to return every block of 64 KiB or more to the system
@@ -303,7 +304,8 @@ def main():
                 threads = THREADS[VARIANTS[variant][0]]
                 results.append(
                     {"variant": variant, "dtype": dtype, "n": n, "threads": threads, "runs": len(timings),
-                     "wall_s": wall, "cpu_s": cpu}
+                     "wall_s": wall, "cpu_s": cpu,
+                     "wall_s_calls": [t["wall"] for t in timings], "cpu_s_calls": [t["cpu"] for t in timings]}
                 )  # fmt: skip
                 print(f"{dtype} n={n:>5} {variant:>14}: {1e3 * wall:10.2f} ms wall, {1e3 * cpu:10.2f} ms CPU")
     environments = {name: process.environment for name, process in processes.items()}
