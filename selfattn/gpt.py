@@ -10,6 +10,7 @@ from ._frozen import Frozen
 from .gradients import _weight_gradient
 from .multihead import MultiHeadAttention
 from .normalise import _layer_norm, _softmax
+from .pretrained import read_gpt2
 from .transformer import LAYER_NORM_EPS, TransformerBlock, _layer_norm_backward
 
 # name -> axes; d_model, vocab and n_ctx come from wte and wpe
@@ -134,6 +135,37 @@ class GPT(Frozen):
                 )
             )
         return cls(wte=wte, wpe=wpe, blocks=tuple(blocks), ln_f_w=ones, ln_f_b=zeros)
+
+    @classmethod
+    def from_pretrained(cls, path):
+        """GPT-2 from a folder written by Hugging Face transformers' ``save_pretrained``.
+
+        Reads ``config.json`` and ``model.safetensors`` as ``GPT2LMHeadModel.save_pretrained``
+        writes them, with the ``safetensors`` package (``pip install selfattn[gpt2]``).
+        With internet, transformers' ``GPT2LMHeadModel.from_pretrained`` fetches OpenAI's
+        GPT-2 (``"openai-community/gpt2"``), and its ``save_pretrained`` writes such a folder.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            The folder.
+
+        Returns
+        -------
+        GPT
+            The model of the files, its arrays in their dtype (float32 for GPT-2's), its
+            blocks' activation the config's (GPT-2's ``gelu_new`` is ``"gelu_tanh"``).
+
+        Raises
+        ------
+        ImportError
+            If the ``safetensors`` package is not installed.
+        ValueError
+            If a file is missing, the config is not GPT-2's (or asks for what this model
+            does not compute, such as another layer norm epsilon), or an array is missing,
+            extra or of a shape the config does not give it: the message names it.
+        """
+        return cls(**read_gpt2(path))
 
     @property
     def vocab(self):

@@ -6,6 +6,9 @@ Hugging Face transformers' GPT2LMHeadModel in test_torch_gpt.py.
 """
 
 import dataclasses
+import json
+import re
+import sys
 
 import numpy as np
 import pytest
@@ -382,3 +385,135 @@ def test_overflow_names_the_model():
         huge.generate(np.array([1, 2]), 2)
     with pytest.raises(ValueError, match=r"^GPT.loss_and_grads overflowed float64"):
         huge.loss_and_grads(np.array([1, 2]), np.array([2, 3]))
+
+
+# Reading Hugging Face's files (against transformers itself: test_torch_gpt.py)
+
+
+def save_gpt2(gpt, folder, config=(), arrays=()):
+    """Write ``gpt`` as GPT2LMHeadModel.save_pretrained would, with ``config`` and ``arrays`` changed."""
+    from safetensors.numpy import save_file
+
+    block = gpt.blocks[0]
+    settings = {
+        "model_type": "gpt2",
+        "vocab_size": gpt.vocab,
+        "n_positions": gpt.n_ctx,
+        "n_embd": gpt.d_model,
+        "n_head": block.attn.n_heads,
+        "n_layer": len(gpt.blocks),
+        "n_inner": block.d_ff,
+        "activation_function": {"gelu_tanh": "gelu_new"}.get(block.activation, block.activation),
+        "layer_norm_epsilon": 1e-5,
+    }
+    named = {"wte.weight": gpt.wte, "wpe.weight": gpt.wpe, "ln_f.weight": gpt.ln_f_w, "ln_f.bias": gpt.ln_f_b}
+    for i, b in enumerate(gpt.blocks):
+        a = b.attn
+        named |= {
+            f"h.{i}.attn.c_attn.weight": np.concatenate([a.w_q, a.w_k, a.w_v], axis=1),
+            f"h.{i}.attn.c_attn.bias": np.concatenate([a.b_q, a.b_k, a.b_v]),
+            f"h.{i}.attn.c_proj.weight": a.w_o,
+            f"h.{i}.attn.c_proj.bias": a.b_o,
+            f"h.{i}.ln_1.weight": b.ln1_w,
+            f"h.{i}.ln_1.bias": b.ln1_b,
+            f"h.{i}.ln_2.weight": b.ln2_w,
+            f"h.{i}.ln_2.bias": b.ln2_b,
+            f"h.{i}.mlp.c_fc.weight": b.w_1,
+            f"h.{i}.mlp.c_fc.bias": b.b_1,
+            f"h.{i}.mlp.c_proj.weight": b.w_2,
+            f"h.{i}.mlp.c_proj.bias": b.b_2,
+        }
+    named = {"transformer." + name: value for name, value in named.items()} | dict(arrays)
+    (folder / "config.json").write_text(json.dumps(settings | dict(config)))
+    save_file(
+        {name: np.ascontiguousarray(value) for name, value in named.items() if value is not None},
+        folder / "model.safetensors",
+    )
+    return folder
+
+
+def test_from_pretrained_reads_what_save_pretrained_writes(tmp_path):
+    pytest.importorskip("safetensors", reason="pip install selfattn[gpt2]")
+    for activation in ("gelu_tanh", "gelu", "relu"):
+        gpt = random_gpt(vocab=9, n_ctx=5, d_model=6, n_heads=3, n_layers=2, d_ff=7, seed=40, activation=activation)
+        folder = tmp_path / activation
+        folder.mkdir()
+        assert GPT.from_pretrained(save_gpt2(gpt, folder)) == gpt
+        assert GPT.from_pretrained(str(folder)) == gpt
+
+
+def test_from_pretrained_keeps_the_files_dtype_and_reads_the_hub_s_names(tmp_path):
+    pytest.importorskip("safetensors", reason="pip install selfattn[gpt2]")
+    gpt = _cast_gpt(random_gpt(seed=41), np.float32)
+    save_gpt2(gpt, tmp_path)
+    loaded = GPT.from_pretrained(tmp_path)
+    assert loaded == gpt and loaded.wte.dtype == np.float32 and loaded.blocks[0].w_1.dtype == np.float32
+    # OpenAI's GPT-2 on the Hub: no "transformer." prefix, the causal mask saved as h.i.attn.bias
+    from safetensors.numpy import load_file, save_file
+
+    arrays = {name.removeprefix("transformer."): a for name, a in load_file(tmp_path / "model.safetensors").items()}
+    arrays |= {"h.0.attn.bias": np.ones((1, 1, 6, 6), np.float32), "lm_head.weight": gpt.wte}
+    save_file(arrays, tmp_path / "model.safetensors")
+    assert GPT.from_pretrained(tmp_path) == gpt
+
+
+def _cast_gpt(gpt, dtype):
+    arrays = {name: getattr(gpt, name).astype(dtype) for name in ("wte", "wpe", "ln_f_w", "ln_f_b")}
+    return dataclasses.replace(gpt, blocks=tuple(_cast(b, dtype) for b in gpt.blocks), **arrays)
+
+
+@pytest.mark.parametrize(
+    "config, arrays, message",
+    [
+        ({"model_type": "llama"}, {}, r"config.json must be GPT-2's \(model_type 'gpt2'\); got model_type 'llama'"),
+        ({"activation_function": "silu"}, {}, r"activation_function must be one of 'gelu_new', .*; got 'silu'"),
+        (
+            {"layer_norm_epsilon": 1e-6},
+            {},
+            r"config.json must have layer_norm_epsilon = 1e-05, as GPT computes; got 1e-06",
+        ),
+        ({"tie_word_embeddings": False}, {}, r"must have tie_word_embeddings = True, as GPT computes; got False"),
+        (
+            {},
+            {"transformer.h.1.mlp.c_fc.weight": np.ones((4, 6))},
+            r"^transformer.h.1.mlp.c_fc.weight in model.safetensors must have shape \(4, 5\) "
+            r"\(vocab_size=7, n_positions=6, n_embd=4, d_ff=5 in config.json\); got shape \(4, 6\)$",
+        ),
+        ({}, {"transformer.wte.weight": np.ones((8, 4))}, r"wte.weight in model.safetensors must have shape \(7, 4\)"),
+        (
+            {},
+            {"transformer.h.0.ln_2.bias": None},
+            r"model.safetensors must hold transformer.h.0.ln_2.bias \(config.json has n_layer=2\); it does not",
+        ),
+        (
+            {"n_layer": 1},
+            {},
+            r"must hold only what config.json describes; got also transformer.h.1.attn.c_attn.bias, transformer.h.1",
+        ),
+        ({}, {"lm_head.weight": np.ones((7, 4))}, r"lm_head.weight in model.safetensors must equal wte.weight"),
+    ],
+)
+def test_from_pretrained_names_what_is_wrong_in_the_files(config, arrays, message, tmp_path):
+    pytest.importorskip("safetensors", reason="pip install selfattn[gpt2]")
+    save_gpt2(random_gpt(), tmp_path, config, arrays)
+    with pytest.raises(ValueError, match=message):
+        GPT.from_pretrained(tmp_path)
+
+
+def test_from_pretrained_names_the_missing_file(tmp_path):
+    with pytest.raises(
+        ValueError, match=r"path must be a folder written by GPT2LMHeadModel.save_pretrained .* no config"
+    ):
+        GPT.from_pretrained(tmp_path)
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "gpt2"}))
+    with pytest.raises(ValueError, match=f"{re.escape(str(tmp_path))} has no model.safetensors"):
+        GPT.from_pretrained(tmp_path)
+
+
+def test_from_pretrained_without_safetensors_says_how_to_install_it(tmp_path, monkeypatch):
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "gpt2"}))
+    (tmp_path / "model.safetensors").write_bytes(b"")
+    monkeypatch.setitem(sys.modules, "safetensors", None)  # import safetensors fails, as when not installed
+    monkeypatch.setitem(sys.modules, "safetensors.numpy", None)
+    with pytest.raises(ImportError, match=r"the safetensors package: pip install selfattn\[gpt2\]$"):
+        GPT.from_pretrained(tmp_path)

@@ -139,12 +139,13 @@ def test_checker_rejects_a_broken_workflow(tmp_path, broken, complaint):
     assert complaint in result.stdout
 
 
-def test_ci_installs_chromium_and_cpu_torch_then_tests_with_no_skips(tmp_path):
+def test_ci_installs_chromium_cpu_torch_and_transformers_then_tests_with_no_skips(tmp_path):
     (found,) = jobs_that_test(tmp_path)
     workflow, job, calls = found
     assert any(call.startswith("apt-get install") and " chromium " in call for call in calls), calls
-    (torch,) = [call for call in calls if call.startswith("python -m pip install")]
+    torch, transformers = [call for call in calls if call.startswith("python -m pip install")]
     assert "torch==2.13.0" in shlex.split(torch) and f"--index-url {CPU_WHEELS}" in torch, torch
+    assert "transformers==5.23.0" in shlex.split(transformers) and "--index-url" not in transformers, transformers
     assert index_of(calls, "make install") < index_of(calls, "python -m pip") < index_of(calls, "make test")
     assert calls[index_of(calls, "make test")] == "make test | SELFATTN_NO_SKIPS=1"  # nothing optional
     triggers = workflow["on"]
@@ -157,6 +158,7 @@ def test_ci_runs_unchanged_on_a_machine_with_chromium_and_a_local_index(tmp_path
     assert calls == [
         "make install | SELFATTN_NO_SKIPS=",
         "python -m pip install --quiet torch==2.13.0 | SELFATTN_NO_SKIPS=",
+        "python -m pip install --quiet transformers==5.23.0 | SELFATTN_NO_SKIPS=",
         "make test | SELFATTN_NO_SKIPS=1",
     ]
 
