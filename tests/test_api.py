@@ -87,7 +87,7 @@ CLASSES = [selfattn.MultiHeadAttention, selfattn.TransformerBlock, selfattn.GPT]
 METHODS = {
     "MultiHeadAttention": ["init", "__call__", "backward"],
     "TransformerBlock": ["init", "__call__", "backward"],
-    "GPT": ["init", "__call__", "loss_and_grads", "generate"],
+    "GPT": ["init", "from_pretrained", "__call__", "loss_and_grads", "generate"],
 }
 
 
