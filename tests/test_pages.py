@@ -1,4 +1,5 @@
-"""The pages as a whole: the home page maps the site, and every page with a formula links the notation."""
+"""The pages as a whole: the home page maps the site, every page with a formula links the
+notation, and no page runs past 400 lines."""
 
 import re
 
@@ -41,3 +42,11 @@ def test_every_page_with_a_formula_links_the_notation():
 def test_the_prose_of_a_page_leaves_its_code_out():
     text = "A $x$ here.\n\n```python\nprint('$')\n```\n\n    ```python\n    y = '$'\n    ```\nand `$`.\n"
     assert prose(text).count("$") == 2
+
+
+def test_no_page_is_longer_than_400_lines():
+    """A page is as long as its one idea: what runs past 400 lines of Markdown belongs on another page."""
+    lengths = {page.name: len(page.read_text().splitlines()) for page in DOCS.glob("*.md")}
+    assert len(lengths) > 20
+    too_long = {name: n for name, n in lengths.items() if n > 400}
+    assert not too_long, f"pages over 400 lines: {too_long}"
