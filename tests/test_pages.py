@@ -50,3 +50,11 @@ def test_no_page_is_longer_than_400_lines():
     assert len(lengths) > 20
     too_long = {name: n for name, n in lengths.items() if n > 400}
     assert not too_long, f"pages over 400 lines: {too_long}"
+
+
+def test_every_link_out_of_the_site_is_on_the_references_page_once():
+    outside = re.compile(r"\]\((https?://[^)\s]+)\)")
+    elsewhere = {page.relative_to(DOCS).as_posix(): outside.findall(page.read_text()) for page in DOCS.rglob("*.md")}
+    links = elsewhere.pop("references.md")
+    assert not {name: found for name, found in elsewhere.items() if found}, "link to references.md instead"
+    assert len(links) > 30 and len(links) == len(set(links)), "each address once"
