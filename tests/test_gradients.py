@@ -5,22 +5,9 @@ The comparison with PyTorch's autograd is in test_torch_backward.py.
 
 import numpy as np
 import pytest
+from helpers import normal, numerical_gradient
 
 from selfattn import attention, attention_backward, causal_mask
-
-
-def normal(seed, *shape):
-    return np.random.default_rng(seed).normal(size=shape)
-
-
-def numerical_gradient(f, x, eps=1e-6):
-    """Central differences of the scalar ``f`` at ``x``, one entry at a time (float64)."""
-    grad = np.zeros_like(x)
-    for i in np.ndindex(x.shape):
-        step = np.zeros_like(x)
-        step[i] = eps
-        grad[i] = (f(x + step) - f(x - step)) / (2 * eps)
-    return grad
 
 
 def finite_differences(q, k, v, d_out, **kwargs):
@@ -157,33 +144,3 @@ def test_causal_is_the_causal_mask():
         strict=True,
     ):
         np.testing.assert_array_equal(ours, theirs)
-
-
-@pytest.mark.parametrize(
-    "d_out, message",
-    [
-        (np.ones((3, 5)), r"d_out must have the shape of attention's output \(\.\.\., n_q, d_v\) = \(3, 6\); got"),
-        (np.ones((2, 3, 6)), r"d_out must have the shape .* = \(3, 6\); got shape \(2, 3, 6\)"),
-        (np.ones(6), r"d_out must have shape \(\.\.\., n_q, d_v\); got shape \(6,\)"),
-        (np.full((3, 6), np.nan), r"d_out must be finite"),
-    ],
-)
-def test_bad_d_out(d_out, message):
-    q, k, v = normal(38, 3, 4), normal(39, 5, 4), normal(40, 5, 6)
-    with pytest.raises(ValueError, match=message):
-        attention_backward(q, k, v, d_out)
-
-
-def test_bad_d_out_type():
-    with pytest.raises(TypeError, match=r"d_out must be a real numeric array; got dtype <U1"):
-        attention_backward(np.ones((3, 4)), np.ones((5, 4)), np.ones((5, 6)), np.full((3, 6), "a"))
-
-
-def test_bad_inputs_are_reported_as_attention_reports_them():
-    q, k, v, d_out = normal(41, 3, 4), normal(42, 5, 4), normal(43, 5, 6), normal(44, 3, 6)
-    with pytest.raises(ValueError, match=r"k and v must share n_k"):
-        attention_backward(q, k, v[:4], d_out)
-    with pytest.raises(ValueError, match=r"q and k must share d_k"):
-        attention_backward(q, k[:, :3], v, d_out)
-    with pytest.raises(TypeError, match=r"mask must be a boolean array"):
-        attention_backward(q, k, v, d_out, np.ones((3, 5)))

@@ -12,7 +12,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from selfattn import MultiHeadAttention, attention, attention_weights, causal_mask, padding_mask
+from selfattn import MultiHeadAttention, attention, attention_weights, causal_mask, layer_norm, padding_mask
 
 torch = None  # imported when these tests run, not when pytest collects them (a second or more)
 
@@ -260,3 +260,17 @@ def test_mha_per_head_mask_and_padding_match_torch():
     )
     assert max_diff(output, their_output) <= 1e-10
     assert max_diff(weights, their_weights) <= 1e-10
+
+
+@pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
+def test_layer_norm_of_constant_vectors_is_exactly_zero_where_torch_gives_zero(dtype):
+    """Constant vectors normalise to 0 in every dtype at every size; PyTorch's do wherever its
+    statistics hold (not in float16, nor in float32 once the squares overflow: NaN)."""
+    sizes = [size for size in (0.1, 7e3, 1e4, 3e4, 1e10, 1e30, 1e300) if size < float(np.finfo(dtype).max)]
+    x = np.repeat(np.array(sizes, dtype)[:, None], 7, axis=1)
+    ours = layer_norm(x, np.ones(7, dtype), np.zeros(7, dtype))
+    with torch.no_grad():
+        theirs = torch.nn.functional.layer_norm(tensor(x), (7,)).numpy()
+    assert ours.dtype == theirs.dtype
+    np.testing.assert_array_equal(ours, 0)
+    assert (theirs == 0).all(axis=1).sum() >= (0 if dtype == "float16" else 5)
