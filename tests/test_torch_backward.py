@@ -288,8 +288,10 @@ def test_mha_backward_matches_autograd(d_model, n_heads, bias, kind):
 
 
 @pytest.mark.parametrize("d_model, n_heads, d_ff", [(6, 2, 10), (12, 4, 7), (8, 1, 16)])
-@pytest.mark.parametrize("kind", MASKS)
-@pytest.mark.parametrize("activation", ["relu", "gelu", "gelu_tanh"])
+@pytest.mark.parametrize(
+    "kind, activation",
+    [(kind, "relu") for kind in MASKS] + [(kind, gelu) for kind in MASKS[1::2] for gelu in ("gelu", "gelu_tanh")],
+)
 def test_block_matches_transformer_encoder_layer(d_model, n_heads, d_ff, kind, activation):
     rng = np.random.default_rng([d_model, n_heads, d_ff])
     block = random_block(d_model, n_heads, d_ff, seed=d_ff, activation=activation)
