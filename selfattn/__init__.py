@@ -11,6 +11,8 @@ from .normalise import layer_norm, softmax
 from .positions import rotary_embedding, sinusoidal_positions
 from .transformer import TransformerBlock
 
+__version__ = "0.1.0"  # the one place: pyproject.toml reads it, and so does the site (docs/hooks/version.py)
+
 __all__ = [
     "GPT",
     "MultiHeadAttention",

@@ -38,6 +38,8 @@ import pytest
 from nbclient import NotebookClient
 from sitebuild import ROOT, load_hook, page_url
 
+import selfattn
+
 DOCS = ROOT / "docs"
 hook = load_hook("pages")  # which blocks count and how a doctest becomes code: the hook's, which are Sybil's
 # Any base URL works to resolve relative links; the real one also checks absolute ones.
@@ -115,7 +117,7 @@ def test_notebook_has_one_code_cell_per_block(site, page):
     notebook = read_notebook(site, page)
     assert notebook.nbformat == 4
     nbformat.validate(notebook)
-    cells = [cell for cell in notebook.cells if cell.cell_type == "code"]
+    cells = code_cells(notebook)[1:]  # after the cell that installs selfattn
     blocks = python_blocks(DOCS / page)
     assert len(cells) == len(blocks)
     for number, (cell, block) in enumerate(zip(cells, blocks, strict=True), start=1):
@@ -159,9 +161,20 @@ def code_cells(notebook):
     return [cell for cell in notebook.cells if cell.cell_type == "code"]
 
 
+@pytest.mark.parametrize("page", [*PAGES, "journey.ipynb"])
+def test_notebook_starts_by_installing_selfattn_where_it_is_missing(site, page):
+    """Its first code cell installs the version the site documents (run below, where selfattn
+    is importable, it does nothing; tests/test_wheel.py runs it where pip cannot install)."""
+    path = site / page_url(page) / page if page.endswith(".ipynb") else notebook_path(site, page)
+    first = code_cells(nbformat.read(path, as_version=4))[0]
+    assert first.source == hook.install_cell(selfattn.__version__)
+
+
 def check_errors_are_shown(page, printed):
-    """A doctest that shows a traceback must show the reader the same error in the notebook."""
-    for number, (text, block) in enumerate(zip(printed, python_blocks(DOCS / page), strict=True), start=1):
+    """A doctest that shows a traceback must show the reader the same error in the notebook
+    (``printed``: what each code cell printed, the one that installs selfattn first)."""
+    assert printed[0] == "", f"the first cell installed selfattn, which is importable here: {printed[0]!r}"
+    for number, (text, block) in enumerate(zip(printed[1:], python_blocks(DOCS / page), strict=True), start=1):
         for error in expected_errors(block):
             assert error in text, f"code cell {number} should show {error!r}; it showed {text!r}"
 

@@ -169,16 +169,33 @@ def for_notebook(markdown, page_uri, site_url, docs_dir):
     return LINK_TARGET.sub(lambda match: published(match["target"], page_uri, site_url), markdown)
 
 
-def notebook_of(pieces, page_uri, site_url=None, docs_dir=None):
-    """The page as a notebook (nbformat 4.5, as JSON): an intro, then a cell per piece; with
-    ``site_url``, its links point at the published site."""
-    intro = (
-        f"*This notebook is generated from the page `{page_uri}` of the selfattn docs. "
-        "Run it where `selfattn` is importable, for example in the project's `.venv` "
-        "(`make serve` or `make test` creates it).*"
-    )
+def install_cell(version):
+    """A notebook's first code cell: where selfattn is missing (Colab, a bare Jupyter), it
+    installs ``version``, the one the pages document, and where pip cannot, it stops the
+    notebook there, under pip's message. Plain Python rather than ``%pip``, which does not
+    raise when pip fails, and which plain Python cannot run."""
+    return f"""\
+# selfattn {version}, the version these pages document, installed if it is missing
+import importlib.util
+import subprocess
+import sys
+
+if importlib.util.find_spec("selfattn") is None:
+    command = [sys.executable, "-m", "pip", "install", "selfattn=={version}"]
+    pip = subprocess.run(command, capture_output=True, text=True)
+    print(pip.stdout + pip.stderr)
+    pip.check_returncode()  # pip failed: the notebook stops here, its message above
+    importlib.invalidate_caches()"""
+
+
+def notebook_of(pieces, page_uri, site_url=None, docs_dir=None, version=None):
+    """The page as a notebook (nbformat 4.5, as JSON): an intro, with ``version`` a cell that
+    installs selfattn, then a cell per piece; with ``site_url``, its links point at the
+    published site."""
+    intro = f"*This notebook is generated from the page `{page_uri}` of the selfattn docs.*"
+    install = [("markdown", intro), ("code", install_cell(version))] if version else [("markdown", intro)]
     cells = []
-    for number, (kind, text) in enumerate([("markdown", intro), *pieces]):
+    for number, (kind, text) in enumerate([*install, *pieces]):
         if kind == "markdown" and site_url and number > 0:
             text = for_notebook(text, page_uri, site_url, docs_dir)
         cell = {"cell_type": kind, "id": f"cell-{number}", "metadata": {}, "source": text}  # stable ids
@@ -242,7 +259,9 @@ def on_files(files, config):
         pieces = split_page(page_file.content_string)
         if any(kind == "code" for kind, _ in pieces):
             notebook_uri = f"notebooks/{page_file.src_uri.removesuffix('.md')}.ipynb"
-            notebook = notebook_of(pieces, page_file.src_uri, config["site_url"], config["docs_dir"])
+            notebook = notebook_of(
+                pieces, page_file.src_uri, config["site_url"], config["docs_dir"], config.extra.get("version")
+            )
             files.append(File.generated(config, notebook_uri, content=notebook))
             extra = pages[page_file.src_uri] = Extras(notebook_uri, pieces)
             extra.draws = any("matplotlib" in block for block in extra.code)
