@@ -143,13 +143,23 @@ def _arrays(result):
     return [np.asarray(result)]
 
 
-def boolean_mask(mask, shape, expected="(..., n_q, n_k)"):
-    """Return ``mask`` as a boolean array that broadcasts to ``shape``, or None."""
+def boolean_mask(mask, shape, expected="(..., n_q, n_k)", *, all_axes=False):
+    """Return ``mask`` as a boolean array that broadcasts to ``shape``, or None.
+
+    With ``all_axes``, a mask with more axes than ``(n_q, n_k)`` must have all of them: a
+    padding mask of shape ``(batch, 1, n_k)`` on per-head scores ``(batch, n_heads, n_q,
+    n_k)`` would have its batch axis read as the heads' axis.
+    """
     if mask is None:
         return None
     mask = as_array(mask, "mask")
     if mask.dtype != bool:
         raise TypeError(f"mask must be a boolean array (True = may attend); got dtype {mask.dtype}")
+    if all_axes and 2 < mask.ndim < len(shape):
+        raise ValueError(
+            f"mask must have shape (n_q, n_k), or all the axes of {expected} = {shape}; got shape {mask.shape} "
+            "(for a padding mask of shape (batch, 1, n_k) and per-head inputs, add the head axis: mask[:, None])"
+        )
     try:
         fits = mask.ndim <= len(shape) and np.broadcast_shapes(mask.shape, shape) == shape
     except ValueError:
@@ -179,15 +189,14 @@ def real_number(value, name, *, positive=False):
     return number
 
 
-def attention_args(q, k, v, mask, causal, scale, *, values=True, every_batch_axis=False):
+def attention_args(q, k, v, mask, causal, scale, *, values=True, all_axes=False):
     """Check the arguments of the attention functions; return them ready for the kernels.
 
     Returns ``(q, k, v, mask, causal, scale)``: ``q``, ``k`` and ``v`` (with
     ``values=False``, for a function that takes no ``v``, pass None) as finite float
     arrays of one common dtype; ``mask`` a boolean array that broadcasts to
-    ``(..., n_q, n_k)``, or None; ``causal`` a bool; ``scale`` a float. With
-    ``every_batch_axis``, a mask with batch axes must have all of them: a padding mask of
-    shape ``(batch, 1, n_k)`` on per-head inputs would have its batch axis read as heads.
+    ``(..., n_q, n_k)`` (with all its axes, or only the last two, if ``all_axes``: see
+    `boolean_mask`), or None; ``causal`` a bool; ``scale`` a float.
     """
     arrays = {"q": as_float_array(q, "q", ("...", "n_q", "d_k")), "k": as_float_array(k, "k", ("...", "n_k", "d_k"))}
     q, k = arrays["q"], arrays["k"]
@@ -201,12 +210,5 @@ def attention_args(q, k, v, mask, causal, scale, *, values=True, every_batch_axi
     dtype = np.result_type(*arrays.values())
     q, k = q.astype(dtype, copy=False), k.astype(dtype, copy=False)
     v = None if v is None else v.astype(dtype, copy=False)
-    shape = (*batch, q.shape[-2], k.shape[-2])
-    mask = boolean_mask(mask, shape)
-    if every_batch_axis and mask is not None and 2 < mask.ndim < len(shape):
-        raise ValueError(
-            f"mask must have shape (n_q, n_k) or every batch axis of {_and(list(arrays))}, (..., n_q, n_k) = {shape}; "
-            f"got shape {np.shape(mask)} (for a padding mask of shape (batch, 1, n_k) and inputs of shape "
-            "(batch, n_heads, n, d), add the head axis: mask[:, None])"
-        )
+    mask = boolean_mask(mask, (*batch, q.shape[-2], k.shape[-2]), all_axes=all_axes)
     return q, k, v, mask, flag(causal, "causal"), real_scale(scale, q.shape[-1])

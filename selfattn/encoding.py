@@ -40,6 +40,14 @@ def one_hot(tokens, vocab=None):
      [0. 1. 0. 0.]]
     """
     tokens = _token_list(tokens, "tokens")
+    index = _vocab_index(tokens, vocab)
+    encoded = np.zeros((len(tokens), len(index)))
+    encoded[np.arange(len(tokens)), [index[t] for t in tokens]] = 1.0
+    return encoded
+
+
+def _vocab_index(tokens, vocab):
+    """``{token: column}`` for ``vocab`` (by default the distinct ``tokens``), checked against ``tokens``."""
     if not tokens:
         raise ValueError("tokens must hold at least one token; got an empty sequence")
     vocab = list(dict.fromkeys(tokens)) if vocab is None else _token_list(vocab, "vocab")
@@ -50,9 +58,7 @@ def one_hot(tokens, vocab=None):
     missing = [t for t in tokens if t not in index]
     if missing:
         raise ValueError(f"tokens must all be in vocab; {missing[0]!r} is not in vocab {vocab!r}")
-    encoded = np.zeros((len(tokens), len(index)))
-    encoded[np.arange(len(tokens)), [index[t] for t in tokens]] = 1.0
-    return encoded
+    return index
 
 
 def _token_list(seq, name):

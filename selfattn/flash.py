@@ -30,8 +30,10 @@ def flash_attention(q, k, v, mask=None, *, causal=False, scale=None, block_size=
     q : array_like of real numbers, shape (..., n_q, d_k)
     k : array_like of real numbers, shape (..., n_k, d_k)
     v : array_like of real numbers, shape (..., n_k, d_v)
-    mask : array_like of bool, broadcastable to (..., n_q, n_k), optional
-        ``True`` where a query may attend to a key.
+    mask : array_like of bool, shape (n_q, n_k) or (..., n_q, n_k), optional
+        ``True`` where a query may attend to a key. A mask with more than two axes must
+        have every batch axis of the inputs (of their size, or 1): a padding mask of
+        shape ``(batch, 1, n_k)`` on per-head inputs becomes ``mask[:, None]``.
     causal : bool, default False
         Also forbid query ``i`` from attending to keys ``j > i`` (aligned at the top
         left, as `causal_mask`).
@@ -72,7 +74,7 @@ def flash_attention(q, k, v, mask=None, *, causal=False, scale=None, block_size=
     >>> bool(np.abs(out - attention(q, k, v, causal=True)).max() < 1e-14)
     True
     """
-    q, k, v, mask, causal, factor = attention_args(q, k, v, mask, causal, scale, every_batch_axis=True)
+    q, k, v, mask, causal, factor = attention_args(q, k, v, mask, causal, scale, all_axes=True)
     block_q, block_k = _block_shape(block_size)
     workers = positive_int(workers, "workers")
     args = q, k, v, mask, causal, factor, block_q, block_k, workers

@@ -211,13 +211,7 @@ class MultiHeadAttention(Frozen):
         context = x if context is None else self._sequence(context, "context", "n_k")
         n_q, n_k = x.shape[-2], context.shape[-2]
         full = (*batch_shape({"x": x, "context": context}), self.n_heads, n_q, n_k)
-        expected = "(n_q, n_k) or (..., n_heads, n_q, n_k)"
-        if mask is not None and np.ndim(mask) not in (2, len(full)):
-            raise ValueError(
-                f"mask must have shape {expected} = {full}, with a head axis of size {self.n_heads} or 1; "
-                f"got shape {np.shape(mask)} (for a padding mask of shape (batch, 1, n_k), pass mask[:, None])"
-            )
-        mask = boolean_mask(mask, full, expected)
+        mask = boolean_mask(mask, full, "(..., n_heads, n_q, n_k)", all_axes=True)
         return x, context, _allowed(mask, flag(causal, "causal"), n_q, n_k)
 
     def _sequence(self, seq, name, n):

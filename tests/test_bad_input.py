@@ -590,9 +590,9 @@ CASES = [
         Raises(ValueError, "mask", "n_heads", "(2, 1, 5)"),
         "MultiHeadAttention-padding-mask-without-head-axis",
     ),
-    row(
-        lambda: MHA(X, mask=np.ones(5, bool)),
-        Raises(ValueError, "mask", "(n_q, n_k)", "(5,)"),
+    row(  # a mask of shape (n_k,) applies to every query, head and batch item
+        lambda: MHA(X, mask=np.ones(5, bool)) - MHA(X),
+        Returns(np.zeros((5, 8))),
         "MultiHeadAttention-mask-1d",
     ),
     row(lambda: MHA(X, causal="yes"), Raises(TypeError, "causal", "True or False", "str"), "MultiHeadAttention-causal"),

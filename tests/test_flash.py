@@ -196,8 +196,7 @@ def test_a_mask_with_some_but_not_all_batch_axes_is_refused():
     with pytest.raises(ValueError) as info:
         flash_attention(q, q, q, mask)
     assert str(info.value) == (
-        "mask must have shape (n_q, n_k) or every batch axis of q, k and v, (..., n_q, n_k) = (2, 2, 3, 3); "
-        "got shape (2, 1, 3) (for a padding mask of shape (batch, 1, n_k) and inputs of shape "
-        "(batch, n_heads, n, d), add the head axis: mask[:, None])"
+        "mask must have shape (n_q, n_k), or all the axes of (..., n_q, n_k) = (2, 2, 3, 3); got shape (2, 1, 3) "
+        "(for a padding mask of shape (batch, 1, n_k) and per-head inputs, add the head axis: mask[:, None])"
     )
     np.testing.assert_allclose(flash_attention(q, q, q, mask[:, None]), attention(q, q, q, mask[:, None]), atol=1e-15)
