@@ -63,6 +63,10 @@ def read_config(folder):
     for key, value in FIXED.items():
         if config.get(key, value) != value:
             raise ValueError(f"config.json must have {key} = {value!r}, as GPT computes; got {config[key]!r}")
+    for key in ("vocab_size", "n_positions", "n_embd", "n_head", "n_layer"):
+        value = config.get(key)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"config.json must give {key} as a positive int; got {value!r}")
     return config
 
 

@@ -473,6 +473,8 @@ def _cast_gpt(gpt, dtype):
             r"config.json must have layer_norm_epsilon = 1e-05, as GPT computes; got 1e-06",
         ),
         ({"tie_word_embeddings": False}, {}, r"must have tie_word_embeddings = True, as GPT computes; got False"),
+        ({"n_embd": None}, {}, r"config.json must give n_embd as a positive int; got None"),
+        ({"n_layer": "2"}, {}, r"config.json must give n_layer as a positive int; got '2'"),
         (
             {},
             {"transformer.h.1.mlp.c_fc.weight": np.ones((4, 6))},
@@ -500,18 +502,21 @@ def test_from_pretrained_names_what_is_wrong_in_the_files(config, arrays, messag
         GPT.from_pretrained(tmp_path)
 
 
+CONFIG = {"model_type": "gpt2", "vocab_size": 7, "n_positions": 6, "n_embd": 4, "n_head": 2, "n_layer": 2}
+
+
 def test_from_pretrained_names_the_missing_file(tmp_path):
     with pytest.raises(
         ValueError, match=r"path must be a folder written by GPT2LMHeadModel.save_pretrained .* no config"
     ):
         GPT.from_pretrained(tmp_path)
-    (tmp_path / "config.json").write_text(json.dumps({"model_type": "gpt2"}))
+    (tmp_path / "config.json").write_text(json.dumps(CONFIG))
     with pytest.raises(ValueError, match=f"{re.escape(str(tmp_path))} has no model.safetensors"):
         GPT.from_pretrained(tmp_path)
 
 
 def test_from_pretrained_without_safetensors_says_how_to_install_it(tmp_path, monkeypatch):
-    (tmp_path / "config.json").write_text(json.dumps({"model_type": "gpt2"}))
+    (tmp_path / "config.json").write_text(json.dumps(CONFIG))
     (tmp_path / "model.safetensors").write_bytes(b"")
     monkeypatch.setitem(sys.modules, "safetensors", None)  # import safetensors fails, as when not installed
     monkeypatch.setitem(sys.modules, "safetensors.numpy", None)
