@@ -313,15 +313,15 @@ class GPT(Frozen):
 
     def _loss_and_grads(self, tokens, targets):
         """``(loss, grads)`` from checked arrays: the forward pass, then the chain rule backwards."""
-        logits, (inputs, causal, y, ln_f, _) = self._forward(tokens)
+        logits, (inputs, causal, y, ln_f, saved) = self._forward(tokens)
         shifted = logits - logits.max(axis=-1, keepdims=True)
         log_p = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))  # log softmax
         loss = -np.take_along_axis(log_p, targets[..., None], axis=-1).mean()
         d_logits = (np.exp(log_p) - (np.arange(self.vocab) == targets[..., None])) / targets.size
         d_x, d_ln_f_w, d_ln_f_b = _layer_norm_backward(d_logits @ self.wte, *ln_f, self.ln_f_w)
         block_grads, statistics = [], []  # the statistics of the blocks' layer norms: checked for overflow too
-        for block, x in zip(self.blocks[::-1], inputs[::-1], strict=True):
-            d_x, grads, stats = block._backward(x, d_x, causal)
+        for block, x, block_saved in zip(self.blocks[::-1], inputs[::-1], saved[::-1], strict=True):
+            d_x, grads, stats = block._backward(x, d_x, causal, block_saved)
             block_grads.insert(0, grads)
             statistics.append(stats)
         d_wte = _weight_gradient(d_logits, y)  # the head (logits = y @ wte.T) ...

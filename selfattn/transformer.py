@@ -207,10 +207,11 @@ class TransformerBlock(Frozen):
         r = ACTIVATIONS[self.activation][0](z)
         return h + r @ self.w_2 + self.b_2, (a, ln1, c, ln2, z, r)
 
-    def _backward(self, x, d_out, allowed):
-        """``(dx, grads, statistics)`` from checked arrays: the forward pass again, then the chain rule
-        backwards. The layer norms' statistics come too, so that an overflow there is refused."""
-        _, (a, ln1, c, ln2, z, r) = self._forward(x, allowed)
+    def _backward(self, x, d_out, allowed, saved=None):
+        """``(dx, grads, statistics)`` from checked arrays: the forward pass again (unless the caller has
+        ``saved``, what ``_forward(x, allowed)`` saved), then the chain rule backwards. The layer norms'
+        statistics come too, so that an overflow there is refused."""
+        a, ln1, c, ln2, z, r = saved or self._forward(x, allowed)[1]
         d_z = (d_out @ self.w_2.T) * ACTIVATIONS[self.activation][1](z)
         d_h_norm, d_ln2_w, d_ln2_b = _layer_norm_backward(d_z @ self.w_1.T, *ln2, self.ln2_w)
         d_h = d_out + d_h_norm  # the residual passes d_out on unchanged
