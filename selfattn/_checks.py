@@ -160,13 +160,14 @@ def boolean_mask(mask, shape, expected="(..., n_q, n_k)", *, all_axes=False):
             f"mask must have shape (n_q, n_k), or all the axes of {expected} = {shape}; got shape {mask.shape} "
             "(for a padding mask of shape (batch, 1, n_k) and per-head inputs, add the head axis: mask[:, None])"
         )
-    try:
-        fits = mask.ndim <= len(shape) and np.broadcast_shapes(mask.shape, shape) == shape
-    except ValueError:
-        fits = False
-    if not fits:
+    if not broadcasts_to(mask.shape, shape):
         raise ValueError(f"mask must broadcast to {expected} = {shape}; got shape {mask.shape}")
     return mask
+
+
+def broadcasts_to(shape, target):
+    """Whether an array of ``shape`` broadcasts to ``target`` (and no larger)."""
+    return len(shape) <= len(target) and all(n in (1, m) for n, m in zip(shape[::-1], target[::-1], strict=False))
 
 
 def real_scale(scale, d_k):

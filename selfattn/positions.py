@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from ._checks import as_float_array, overflow_checked, positive_int, real_number
+from ._checks import as_float_array, broadcasts_to, overflow_checked, positive_int, real_number
 
 
 def sinusoidal_positions(n, d_model):
@@ -121,10 +121,7 @@ def _positions(positions, x_shape):
     """``positions``, checked to have shape ``(n,)`` or the leading axes of ``x``, one for one."""
     positions = as_float_array(positions, "positions", ("...", "n"))
     leading = x_shape[:-1]
-    try:
-        fits = positions.ndim in (1, len(leading)) and np.broadcast_shapes(positions.shape, leading) == leading
-    except ValueError:  # does not broadcast
-        fits = False
+    fits = positions.ndim in (1, len(leading)) and broadcasts_to(positions.shape, leading)
     if not fits or positions.shape[-1] != leading[-1]:
         raise ValueError(
             f"positions must have shape (n,) = ({leading[-1]},), or (..., n) with one axis for each of x's leading "
