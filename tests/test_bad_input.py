@@ -47,7 +47,6 @@ from selfattn import (
 from selfattn._checks import as_float_array, axis_index, flag, generator, positive_int, real_number
 
 NUMPY = Path(np.__file__).parent
-E = np.e
 
 
 @dataclasses.dataclass
