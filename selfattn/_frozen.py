@@ -34,8 +34,8 @@ class Frozen:
             if value.shape != expected:
                 shown = ", ".join(f"{axis}={sizes[axis]}" for axis in dict.fromkeys(axes[name]))
                 raise ValueError(
-                    f"{name} must have shape {_axes(axes[name])} = {expected} ({shown}, as the other arrays have it); "
-                    f"got shape {value.shape}"
+                    f"{name} must have shape {_axes(axes[name])} = {expected} "
+                    f"({shown}, as the other arguments have it); got shape {value.shape}"
                 )
         dtype = np.result_type(*arrays.values())
         for name, value in arrays.items():

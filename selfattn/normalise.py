@@ -122,9 +122,8 @@ def _eps(eps, dtype):
     eps = real_number(eps, "eps", positive=True)
     stats = np.promote_types(dtype, np.float32)
     info = np.finfo(stats)
-    if (
-        not float(info.smallest_subnormal) <= eps <= float(info.max)
-    ):  # else a constant vector would give 0 / 0, or var + eps inf
+    # below, a constant vector would give 0 / 0; above, var + eps would be inf
+    if not float(info.smallest_subnormal) <= eps <= float(info.max):
         raise ValueError(
             f"eps must be between {info.smallest_subnormal:.3g} and {info.max:.3g}, "
             f"the positive range of {stats} (layer_norm's statistics for x of dtype {dtype}); got {eps!r}"
@@ -133,10 +132,15 @@ def _eps(eps, dtype):
 
 
 def _layer_norm(x, weight, bias, eps):
-    """Layer norm; returns the output and what its backward needs, ``(x_hat, std)``."""
-    stats = x.astype(np.promote_types(x.dtype, np.float32), copy=False)
-    shifted = stats - stats[..., :1]  # a shift changes neither centred nor var, and makes a constant vector exactly 0
+    """Layer norm; returns the output and what its backward needs, ``(x_hat, std)``.
+
+    The statistics are computed in at least float32. Shifting ``x`` by its first entry changes
+    neither the centred vector nor the variance, and makes a constant vector exactly 0 (its
+    mean, rounded, need not be the constant).
+    """
+    wide = x.astype(np.promote_types(x.dtype, np.float32), copy=False)
+    shifted = wide - wide[..., :1]
     centred = shifted - shifted.mean(axis=-1, keepdims=True)
-    std = np.sqrt(np.mean(centred * centred, axis=-1, keepdims=True) + eps)
+    std = np.sqrt(np.mean(centred**2, axis=-1, keepdims=True) + eps)
     x_hat = (centred / std).astype(x.dtype, copy=False)
     return x_hat * weight + bias, (x_hat, std)

@@ -46,11 +46,11 @@ def test_the_array_that_differs_from_the_others_is_blamed():
     with pytest.raises(ValueError) as info:
         dataclasses.replace(mha, w_q=np.ones((6, 6)))  # it blamed w_k
     assert str(info.value) == (
-        "w_q must have shape (d_model, d_model) = (8, 8) (d_model=8, as the other arrays have it); got shape (6, 6)"
+        "w_q must have shape (d_model, d_model) = (8, 8) (d_model=8, as the other arguments have it); got shape (6, 6)"
     )
     with pytest.raises(ValueError) as info:
         dataclasses.replace(MODELS["TransformerBlock"](), w_1=np.ones((8, 20)))  # it blamed b_1
     assert str(info.value) == (
-        "w_1 must have shape (d_model, d_ff) = (8, 16) (d_model=8, d_ff=16, as the other arrays have it); "
+        "w_1 must have shape (d_model, d_ff) = (8, 16) (d_model=8, d_ff=16, as the other arguments have it); "
         "got shape (8, 20)"
     )
