@@ -4,8 +4,9 @@ The page trains for 400 steps, a few seconds, since pages run in every test run.
 script runs the page's own code up to and including its ``write`` function, on one core
 with one BLAS thread, then trains the same model from the same start for ``--steps``
 steps (6000 by default: some minutes) and writes the held-out loss every 500 steps,
-with a sample, to ``docs/benchmarks/train-gpt.json``, which the page reads. Run it with
-``python benchmarks/train_gpt.py`` and commit the file with the sentences that read it.
+with a sample, to ``docs/benchmarks/train-gpt.json``, which the page quotes. Run it with
+``python benchmarks/train_gpt.py`` and commit the file with the sentence that quotes it
+(tests/test_pages.py holds the two together).
 """
 
 import argparse
@@ -24,9 +25,8 @@ OUT = DOCS / "benchmarks" / "train-gpt.json"
 def page_namespace():
     """The namespace of docs/train-gpt.md after the block that defines ``write``."""
     sys.path.insert(0, str(DOCS / "hooks"))
-    from pages import split_page  # the build hook: one place that turns a page into code
-
     import matplotlib
+    from pages import split_page  # the build hook: one place that turns a page into code
 
     matplotlib.use("Agg")
     namespace = {"__name__": "__main__"}

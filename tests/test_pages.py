@@ -58,3 +58,18 @@ def test_every_link_out_of_the_site_is_on_the_references_page_once():
     links = elsewhere.pop("references.md")
     assert not {name: found for name, found in elsewhere.items() if found}, "link to references.md instead"
     assert len(links) > 30 and len(links) == len(set(links)), "each address once"
+
+
+def test_train_gpt_quotes_the_longer_run_as_recorded():
+    """The longer run is too slow for a page: its page quotes benchmarks/train_gpt.py's record."""
+    import json
+
+    record = json.loads((DOCS / "benchmarks" / "train-gpt.json").read_text())
+    steps, held_out = record["held_out"][-1]
+    page = " ".join((DOCS / "train-gpt.md").read_text().split())
+    quoted = (
+        f"for {steps} steps and records what it measured in `docs/benchmarks/train-gpt.json`: a held-out loss of "
+        f"{held_out:.2f} (the bigram model's is {record['bigram']:.2f}), after {record['seconds']} s"
+    )
+    assert quoted in page
+    assert record["sample"].split(". ")[0] + "." in page

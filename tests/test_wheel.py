@@ -107,7 +107,7 @@ def test_the_wheel_holds_the_package_only(dist):
     info = f"selfattn-{VERSION}.dist-info/"
     assert {name for name in names if not name.startswith(info)} == {
         f"selfattn/{path.name}" for path in (ROOT / "selfattn").glob("*.py")
-    }
+    } | {"selfattn/data/pride-and-prejudice.txt"}
     assert f"{info}licenses/LICENSE" in names
     sdist_names = {name.partition("/")[2] for name in tarfile.open(sdist).getnames()}
     assert {"README.md", "LICENSE", "CHANGELOG.md", "pyproject.toml", "selfattn/__init__.py"} <= sdist_names
