@@ -42,12 +42,12 @@ def flash_attention(q, k, v, mask=None, *, causal=False, scale=None, block_size=
     block_size : int or (int, int), default (512, 1024)
         The tile shape ``(block_q, block_k)``; an int ``b`` means ``(b, b)``. Any
         positive sizes work, including sizes that do not divide ``n`` and blocks larger
-        than ``n``. The default was the fastest of the tile shapes timed for float32 at
-        ``d_k = 64`` from n = 2048 to 16384: a 2 MiB tile, in the last-level cache.
+        than ``n``. The default tile holds 2 MiB of float32 scores.
     workers : int, default 1
         Threads that share the query blocks. numpy releases the GIL in ``matmul`` and
-        ``exp``, so two workers on two cores take about half the time; keep the BLAS at
-        one thread meanwhile (``threadpoolctl`` or ``OPENBLAS_NUM_THREADS=1``).
+        ``exp``, so at large n two workers on two cores can take about half the time (the
+        benchmarks page, step 5, measures it); keep the BLAS at one thread meanwhile
+        (``threadpoolctl`` or ``OPENBLAS_NUM_THREADS=1``).
 
     Returns
     -------
@@ -126,8 +126,8 @@ class _Tiles:
         info = np.finfo(q.dtype)
         # Softmax does not change when all the scores of a row move by the same amount: the
         # running maximum is there only to keep exp from overflowing. Where Cauchy-Schwarz,
-        # |scale q_i . k_j| <= |scale q_i| max_j |k_j|, bounds the scores by a quarter of the
-        # float's exponent range (22 in float32, 177 in float64), and the sum of n_k of them stays
+        # |scale q_i . k_j| <= |scale q_i| max_j |k_j|, bounds the scores by a quarter of the log
+        # of the largest float (22.2 in float32, 177.4 in float64), and the sum of n_k of them stays
         # finite too, exp(score) can neither overflow nor lose precision, and the sums and products
         # with v keep the rest of the range: those query blocks skip the maximum (see `run`).
         k_norm = np.sqrt(np.einsum("...ij,...ij->...i", k, k).max(axis=-1))  # inf (overflowed): no bound
