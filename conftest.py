@@ -8,7 +8,6 @@ interpreter, in an empty folder.
 """
 
 import atexit
-import functools
 import gc
 import os
 import re
@@ -97,39 +96,24 @@ def pytest_collection_modifyitems(items):
     out in this order: ``--no-loadscope-reorder``).
 
     A page's examples share a namespace, so each file outside ``tests/`` (a page, the
-    README, a module's docstrings) goes to one worker whole; the tests in ``tests/`` go one
-    by one, except the build tests and the browser checks of every page (which share their
-    pages' reports), each to one worker together. The build comes first, so the site is
-    built while the other workers run the unit and page tests; the other tests that need
-    the site come last, when it is ready, and the browser checks of every page last of
-    all: they share the pages out among as many tabs as there are workers
-    (tests/test_browser.py), so that the run ends when the last page is checked. The files
-    that import PyTorch go to one worker together, which imports it once (two seconds of
-    CPU each time).
+    README, a module's docstrings) goes to one worker whole, and so do the build tests; the
+    other tests in ``tests/`` go one by one (the files that import PyTorch mark themselves
+    ``xdist_group("torch")``, so one worker imports it once). The build comes first, so the
+    site is built while the other workers run the unit and page tests; the other tests that
+    need the site come last, when it is ready, and the browser's pages last of all, the
+    biggest first, so that the workers end together.
     """
     root = os.path.dirname(os.path.abspath(__file__))
     for item in items:
         path = os.path.relpath(item.path, root)
-        if uses_torch(item.path):
-            item.add_marker(pytest.mark.xdist_group("torch"))
-        elif not path.startswith("tests" + os.sep) or item.path.name == "test_build.py":
+        if not path.startswith("tests" + os.sep) or item.path.name == "test_build.py":
             item.add_marker(pytest.mark.xdist_group(path))
-        elif "reports" in item.fixturenames:
-            item.add_marker(pytest.mark.xdist_group("every page in a browser"))
 
     def order(item):
         if item.path.name == "test_build.py":
             return 0
         if "site" not in item.fixturenames:
             return 1
-        return 3 if "reports" in item.fixturenames else 2
+        return 3 if "new_context" in item.fixturenames else 2
 
     items.sort(key=order)
-
-
-IMPORTS_TORCH = re.compile(r'^\s*(?:import|from) torch\b|importorskip\(\s*"torch"', re.MULTILINE)
-
-
-@functools.cache
-def uses_torch(path):
-    return IMPORTS_TORCH.search(path.read_text()) is not None

@@ -1,6 +1,7 @@
-"""Fixtures shared by the tests that need the built site."""
+"""Fixtures shared by the tests that need the built site, and Chromium's launch."""
 
 import os
+import shutil
 
 import pytest
 from filelock import FileLock
@@ -26,3 +27,13 @@ def site(tmp_path_factory):
     if returncode != "0":
         pytest.fail(f"mkdocs build --strict failed:\n{stderr}", pytrace=False)
     return site_dir
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    """pytest-playwright's ``browser``: Debian's Chromium, headless, with no network beyond
+    127.0.0.1 (every other host name fails at once)."""
+    args = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run"]
+    args += ["--disable-background-networking", "--disable-component-update", "--disable-sync"]
+    args += ["--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"]
+    return {**browser_type_launch_args, "executable_path": shutil.which("chromium"), "args": args}

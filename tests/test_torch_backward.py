@@ -19,6 +19,7 @@ import pytest
 from selfattn import MultiHeadAttention, TransformerBlock, attention_backward, causal_mask, padding_mask
 from selfattn.activations import ACTIVATIONS
 
+pytestmark = pytest.mark.xdist_group("torch")  # one worker imports PyTorch, once
 torch = None  # imported when these tests run, not when pytest collects them
 
 

@@ -14,6 +14,7 @@ import pytest
 
 from selfattn import MultiHeadAttention, attention, attention_weights, causal_mask, layer_norm, padding_mask
 
+pytestmark = pytest.mark.xdist_group("torch")  # one worker imports PyTorch, once
 torch = None  # imported when these tests run, not when pytest collects them (a second or more)
 
 

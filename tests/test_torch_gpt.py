@@ -15,6 +15,7 @@ import pytest
 from selfattn import GPT
 from selfattn.pretrained import gpt2_fields
 
+pytestmark = pytest.mark.xdist_group("torch")  # one worker imports PyTorch, once
 torch = transformers = None  # imported when these tests run, not when pytest collects them
 TOLERANCE = 1e-10
 
