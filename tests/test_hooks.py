@@ -9,12 +9,10 @@ import sys
 from types import SimpleNamespace
 
 import matplotlib.image
-import nbformat
 import pytest
 from mkdocs.config import load_config
 from mkdocs.exceptions import PluginError
 from mkdocs.structure.files import get_files
-from mkdocs.structure.pages import Page
 from sitebuild import HOOKS, load_hook
 from sybil import Sybil
 from sybil.parsers.markdown import PythonCodeBlockParser
@@ -371,50 +369,3 @@ def test_figures_are_drawn_again_only_when_the_code_that_draws_them_changes(proj
     assert len(list((project / "cache" / "figures").glob("*.json"))) == 2  # one result per page
     monkeypatch.setenv("SELFATTN_BUILD_CACHE", "off")  # as the tests build the site
     assert drawn_by_a_build(project, monkeypatch) == drawn_by_a_build(project, monkeypatch) == ["a.md", "b.md"]
-
-
-def ran_by_a_build(folder, monkeypatch, source):
-    """The notebooks hook run on ``docs/nb.ipynb`` as a build runs it, with a kernel that
-    prints each cell's source: whether it ran the notebook, and the outputs of the
-    notebook it gave mkdocs-jupyter."""
-    nbformat.write(source, folder / "docs" / "nb.ipynb")
-    config, hook = configure(folder, "notebooks", plugins=["mkdocs-jupyter"])
-    ran = []
-
-    def execute(notebook, cwd):
-        ran.append(cwd)
-        cells = hook.code_cells(notebook)
-        output = nbformat.v4.new_output
-        return [{"outputs": [output("stream", text=cell.source)], "execution_count": n} for n, cell in enumerate(cells)]
-
-    monkeypatch.setattr(hook, "execute", execute)
-    config = config.plugins.on_config(config)
-    config.plugins.on_pre_build(config=config)
-    files = config.plugins.on_files(get_files(config), config=config)
-    (file,) = [file for file in files.documentation_pages() if file.src_uri == "nb.ipynb"]
-    config.plugins.on_pre_page(Page(None, file, config), config=config, files=files)
-    executed = nbformat.read(file.abs_src_path, as_version=4)
-    config.plugins.on_post_build(config=config)
-    return bool(ran), [cell.outputs[0].text for cell in hook.code_cells(executed)]
-
-
-def test_a_notebook_cell_that_raises_stops_the_build(tmp_path):
-    hook = load_hook("notebooks")
-    cells = [nbformat.v4.new_code_cell("print(1)"), nbformat.v4.new_code_cell("1 / 0")]
-    notebook = nbformat.v4.new_notebook(cells=cells)
-    with pytest.raises(PluginError, match="ZeroDivisionError"):
-        hook.execute(notebook, str(tmp_path))
-    assert notebook.cells[0].outputs[0].text == "1\n"  # it did run, in a kernel
-
-
-def test_a_notebook_runs_again_only_when_its_code_changes(project, monkeypatch):
-    new_cell = nbformat.v4.new_code_cell
-    source = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# A"), new_cell("1 + 1"), new_cell("2")])
-    assert ran_by_a_build(project, monkeypatch, source) == (True, ["1 + 1", "2"])
-    assert ran_by_a_build(project, monkeypatch, source) == (False, ["1 + 1", "2"])  # nothing changed
-    source.cells[0].source = "# Another title"
-    assert ran_by_a_build(project, monkeypatch, source) == (False, ["1 + 1", "2"])  # prose
-    source.cells[2].source = "3"
-    assert ran_by_a_build(project, monkeypatch, source) == (True, ["1 + 1", "3"])  # code
-    (project / "selfattn" / "__init__.py").write_text("ONE = 1.0\n")
-    assert ran_by_a_build(project, monkeypatch, source)[0]  # selfattn

@@ -1,11 +1,10 @@
 """What the build runs, kept between builds (a helper of the hooks, not a hook).
 
-A page's figures (``pages.py``) and a notebook's outputs (``notebooks.py``) are each stored
-as one JSON file named by the hash of everything that made them: the code that runs, the
-files of ``docs/`` that code names (data it reads, such as ``benchmarks/results.json``),
-the code that runs it, the sources of ``selfattn`` and the versions of Python, numpy and
-matplotlib. So a prose edit finds every result here, a code edit reruns that page only,
-and a change to ``selfattn/`` reruns every page.
+A page's figures (``pages.py``) are stored as one JSON file named by the hash of everything
+that made them: the code that runs, the files of ``docs/`` that code names (data it reads,
+such as ``benchmarks/results.json``), the code that runs it, the sources of ``selfattn`` and
+the versions of Python, numpy and matplotlib. So a prose edit finds every result here, a
+code edit reruns that page only, and a change to ``selfattn/`` reruns every page.
 
 The folder is ``.cache/build/`` beside ``mkdocs.yml`` (git-ignored), or the folder named by
 ``SELFATTN_BUILD_CACHE``. ``SELFATTN_BUILD_CACHE=off`` turns the cache off: the tests build
@@ -39,7 +38,7 @@ def files_hash(folder, paths):
 
 
 class Results:
-    """One kind of result (``figures``, ``notebooks``), in a folder of its own.
+    """One kind of result (``figures``), in a folder of its own.
 
     ``key(code, ...)`` hashes the code (a list of blocks or cells), the files of ``docs/``
     it names and its other arguments (JSON) with the ``selfattn`` sources and the versions;
