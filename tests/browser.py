@@ -1,14 +1,7 @@
-"""The site's pages as Chromium shows them: serving, recording a visit, and the checks.
-
-Used by ``tests/test_browser.py`` (with pytest-playwright's ``browser`` fixture) and
-``tests/screenshots.py``. Each check takes an open Playwright page and returns a list of
-problems (empty means the page passed), so the tests can also feed the checks a
-deliberately broken page and watch them fail. The checks are of what this project's own
-hands can break: requests outside the site (a theme override or a plugin reaching for a
-CDN), formulas (our MathML hook), images and their alt text (our figure hook), what the
-copy buttons copy (our copy hook), code and diagrams that do not fit, accessibility in
-both colour schemes (our colours and templates, audited with axe-core). Material's own
-features (search, anchors) are Material's to test.
+"""The site's pages as Chromium shows them: serving, recording a visit, and the checks,
+for ``tests/test_browser.py`` and ``tests/screenshots.py``. Each check takes an open
+Playwright page and returns a list of problems (empty means the page passed), so the tests
+can also feed it a deliberately broken page and watch it fail.
 """
 
 import functools
@@ -30,12 +23,10 @@ SCHEMES = {"light": "default", "dark": "slate"}  # prefers-color-scheme -> Mater
 
 class SiteServer(http.server.ThreadingHTTPServer):
     """``with SiteServer(site, "/selfattn/") as server:`` serves the folder ``site`` at
-    ``server.base_url`` (the path of ``site_url``, as when deployed). An unknown address
-    gets the site's ``404.html`` with status 404, as a static host does.
-
-    Material's search builds its index anew on every page it opens, which costs more CPU
-    than all the checks of a page together (0.4 s a page here): the server sends the same
-    index with no documents, and ``search_index_bytes`` is the real one's size."""
+    ``server.base_url``; an unknown address gets ``404.html`` with status 404, as a static
+    host does. Material's search builds its index anew on every page it opens (0.4 s of CPU
+    a page here): the server sends the index with no documents, and ``search_index_bytes``
+    is the real one's size."""
 
     daemon_threads = True
 

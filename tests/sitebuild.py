@@ -3,8 +3,7 @@
 ``build_site`` runs ``mkdocs build --strict`` into a folder of the tests' own, with the
 build cache off (``SELFATTN_BUILD_CACHE=off``), so every page's code runs. ``load_hook``
 imports a build hook of ``docs/hooks/`` as MkDocs does, for the tests that call its
-functions directly. ``page_url`` and ``page_name`` say where a page of ``docs/`` ends up
-and what the tests call it.
+functions directly. ``page_url`` says where a page of ``docs/`` ends up.
 
 Used by the ``site`` fixture (``tests/conftest.py``), ``tests/screenshots.py`` and the
 hook and notebook tests.
@@ -15,6 +14,8 @@ import os
 import subprocess
 import sys
 from pathlib import Path, PurePosixPath
+
+from mkdocs.structure.files import File
 
 ROOT = Path(__file__).resolve().parent.parent
 HOOKS = ROOT / "docs" / "hooks"
@@ -45,15 +46,7 @@ def load_hook(name):
 
 
 def page_url(page):
-    """The URL of ``docs/<page>`` relative to the site's root, as MkDocs makes it
-    (``use_directory_urls``): ``masks.md`` -> ``masks/``, ``api/index.md`` -> ``api/``,
-    ``index.md`` -> ``""``."""
-    stem = PurePosixPath(page).with_suffix("")
-    folder = stem.parent if stem.name == "index" else stem
-    return "" if folder == PurePosixPath(".") else f"{folder}/"
-
-
-def page_name(url):
-    """A page's name, from its URL relative to the site's root: ``api/attention/`` ->
-    ``api-attention``, ``""`` -> ``index``. Screenshots are named so too."""
-    return url.strip("/").replace("/", "-").removesuffix(".html") or "index"
+    """The URL of ``docs/<page>`` relative to the site's root, where MkDocs publishes it
+    (``File.url``): ``masks.md`` -> ``masks/``, ``index.md`` -> ``./``; mkdocs-jupyter
+    publishes ``journey.ipynb`` where a Markdown page of its name would be."""
+    return File(str(PurePosixPath(page).with_suffix(".md")), "", "", True).url

@@ -1,22 +1,10 @@
 """The built site, as a reader's browser sees it: one test per page and colour scheme.
 
-Every page of ``docs/`` (and the 404 page) is served from 127.0.0.1 under the path of
-``site_url`` and opened in Chromium (pytest-playwright's ``browser``, a fresh context per
-test) in the light scheme and in the dark one, as a reader's system asks for it. In both:
-no console error, failed request or request to another host; every formula rendered as
-MathML and no TeX left in the text; every image loaded, with an alt text, and each figure
-shown in the scheme it is drawn for; no critical or serious accessibility violation
-(axe-core's WCAG 2.1 A and AA rules and best practices). In light, also: every copy button
-copies exactly code that runs elsewhere in the suite (on a Markdown page its Python blocks,
-the statements Sybil runs; on an API page its docstrings' examples, which Sybil runs; on a
-notebook page its code cells, which the build runs); code blocks that fit a desktop;
-nothing wider than a phone, and no diagram shrunk to fit one; and a page weight. Then,
-once: a walk with the Tab key through a page, and the 404 page's styles. What Material does
-by itself (search, scrolling to an anchor) is not tested here; the strict build checks
-every link and anchor.
-
-The checks live in ``tests/browser.py``; the tests at the end feed them a broken page, a
-good one and a missing one, to show that each check can fail.
+Every page of ``docs/`` and the 404 page, served from 127.0.0.1 under the path of
+``site_url``, opens in Chromium (pytest-playwright's ``browser``, a fresh context each) in
+the light scheme and the dark one; ``inspect_page`` lists the checks. What Material does by
+itself (search, anchors) is Material's to test; the strict build checks links and anchors.
+The tests at the end feed the checks a broken page, a good one and a missing one.
 """
 
 import ast
@@ -29,8 +17,7 @@ import browser as checks
 import nbformat
 import pytest
 import yaml
-from mkdocs.structure.files import File
-from sitebuild import ROOT, load_hook
+from sitebuild import ROOT, load_hook, page_url
 
 if shutil.which("chromium") is None:  # one line for the whole module, instead of one per test
     reason = "Chromium not found: apt-get install chromium to run the browser tests"
@@ -58,15 +45,13 @@ MAY_SCROLL_ON_A_DESKTOP = {}
 
 
 def site_pages():
-    """{page: its address in the site} for every page of ``docs/`` (MkDocs' own ``File.url``),
+    """{page: its address in the site} for every page of ``docs/`` (MkDocs' ``File.url``),
     the biggest first (they take longest), then the 404 page."""
     excluded = tuple(line.strip() for line in CONFIG["exclude_docs"].splitlines() if line.strip())
     paths = [p for p in DOCS.rglob("*") if p.suffix in (".md", ".ipynb")]
     paths = [p for p in paths if not p.relative_to(DOCS).as_posix().startswith(excluded)]
     paths.sort(key=lambda p: -p.stat().st_size)
-    # (mkdocs-jupyter publishes a notebook where MkDocs would publish a Markdown page of its name)
-    url = {p: File(p.relative_to(DOCS).with_suffix(".md").as_posix(), DOCS, "", True).url for p in paths}
-    return {**{p.relative_to(DOCS).as_posix(): url[p] for p in paths}, "404": MISSING_PAGE}
+    return {**{p.relative_to(DOCS).as_posix(): page_url(p.relative_to(DOCS)) for p in paths}, "404": MISSING_PAGE}
 
 
 PAGES = site_pages()
@@ -104,8 +89,12 @@ def server(site):
 
 
 def inspect_page(context, url, scheme, status=200, search_index_bytes=None):
-    """Open ``url`` in a new tab of ``context`` and run every check of ``scheme`` on it:
-    {check: problems}, axe's violations, what the copy buttons copied and the page weight."""
+    """Open ``url`` in a new tab of ``context`` and check it. In both schemes: no console
+    error, failed request or request to another host; every formula MathML, no TeX left in
+    the text; every image loaded, with an alt text, each figure shown in its scheme; axe-core
+    (every rule in light, the colour rules in dark). In light, also: code blocks that fit a
+    desktop, what the copy buttons copy, and at a phone's width nothing wider than the page
+    and no diagram shrunk. Returns {check: problems}, axe's violations, the copies, the weight."""
     page = context.new_page()
     found = {"scrolling": [], "copied": []}
     with checks.Visit(page, url, status, search_index_bytes) as visit:

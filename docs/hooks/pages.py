@@ -34,6 +34,7 @@ import sys
 from dataclasses import dataclass
 from html import escape as html_escape
 from pathlib import Path
+from urllib.parse import urljoin
 
 import nbformat
 from build_cache import Results
@@ -142,16 +143,15 @@ def split_page(markdown):
 
 def published(target, page_uri, site_url):
     """A link of the page ``page_uri`` as an address on the published site: ``masks.md#x``
-    becomes ``<site_url>masks/#x``. Addresses, anchors and paths from the root stay."""
+    becomes ``<site_url>masks/#x``, where MkDocs publishes it (``File.url``; a notebook page
+    where a Markdown page of its name would be). Addresses, anchors and paths from the root stay."""
     if re.match(r"[a-zA-Z][a-zA-Z0-9+.-]*:|[#/]", target):
         return target
     path, hash_, fragment = target.partition("#")
     path = posixpath.normpath(posixpath.join(posixpath.dirname(page_uri), path))
-    stem, dot, suffix = path.rpartition(".")
-    if dot and suffix in ("md", "ipynb"):  # a page: its directory URL, as MkDocs builds it
-        stem = "" if stem == "index" else stem.removesuffix("/index") + "/"
-        path = stem
-    return site_url + path + hash_ + fragment
+    if path.endswith((".md", ".ipynb")):
+        path = File(posixpath.splitext(path)[0] + ".md", "", "", True).url
+    return urljoin(site_url, path) + hash_ + fragment
 
 
 def for_notebook(markdown, page_uri, site_url, docs_dir):
