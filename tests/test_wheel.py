@@ -11,11 +11,12 @@ order, in one fresh namespace per notebook, as Jupyter's "Run all" does, and the
 blocks of the README, as a reader copies them from PyPI. It reports where ``selfattn``
 came from, which must be inside the environment.
 
-Two things stop a notebook early, at the first code cell that needs them: PyTorch, which
-is optional (the pages that compare with it say so; the rest of the suite runs them with
-it), and files of the repository that a page reads (``REPOSITORY_PAGES``: a reader of the
-site cannot run those cells). Before selfattn is installed, one notebook runs where pip
-cannot reach an index: it must stop at its first cell, showing pip's message.
+Two things stop a notebook early, at the first code cell that needs them: PyTorch or
+transformers, which are optional (the pages that use them say so; the rest of the suite
+runs those cells with them), and files of the repository that a page reads
+(``REPOSITORY_PAGES``: a reader of the site cannot run those cells). Before selfattn is
+installed, one notebook runs where pip cannot reach an index: it must stop at its first
+cell, showing pip's message.
 
 The release (``.github/workflows/release.yml``) runs ``BUILD`` and ``CHECK`` into ``dist/``
 and then this file with ``SELFATTN_DIST=dist``, so that the distributions it publishes
@@ -45,7 +46,7 @@ import selfattn
 BUILD = ["-m", "build", "--no-isolation", "--outdir"]  # then the folder
 CHECK = ["-m", "twine", "check", "--strict"]  # then the files
 VERSION = selfattn.__version__
-NEEDS_TORCH = re.compile(r"^\s*(?:import|from) torch\b", re.MULTILINE)
+NEEDS_OPTIONAL = re.compile(r"^\s*(?:import|from) (?:torch|transformers)\b", re.MULTILINE)  # PyTorch, transformers
 READS_THE_REPOSITORY = re.compile(r"selfattn\.__file__\)\.parents")
 # Pages whose code reads docs/benchmarks/results.json next to the package's sources: only a
 # clone of the repository has it, not a reader with the wheel or a downloaded notebook.
@@ -196,7 +197,7 @@ def test_a_reader_runs_every_page_from_the_wheel(dist, site, tmp_path):
     uv = [sys.executable, "-m", "uv"]
     run([*uv, "venv", "--quiet", "--seed", "--python", sys.executable, str(venv)], cwd=work)
     paths = notebooks(site, tmp_path)
-    stop = f"{NEEDS_TORCH.pattern}|{READS_THE_REPOSITORY.pattern}"
+    stop = f"{NEEDS_OPTIONAL.pattern}|{READS_THE_REPOSITORY.pattern}"
     # No selfattn, and pip with no index: the notebook stops at its first cell, under pip's message.
     offline = {key: value for key, value in os.environ.items() if not key.startswith("PIP_")}
     offline.update(PIP_CONFIG_FILE=os.devnull, PIP_NO_INDEX="1")
@@ -215,8 +216,8 @@ def test_a_reader_runs_every_page_from_the_wheel(dist, site, tmp_path):
     assert Path(report["selfattn"]).is_relative_to(venv) and report["version"] == VERSION, report
     assert not [entry for entry in report["path"] if Path(entry).is_relative_to(ROOT)], report["path"]
     stopped = {Path(path).name for path in report["stopped"]}
-    torch_pages = {name for name, path in paths.items() if any(map(NEEDS_TORCH.search, json.loads(path.read_text())))}
-    assert stopped - torch_pages == REPOSITORY_PAGES, "the pages that read the repository's files have changed"
+    optional = {name for name, path in paths.items() if any(map(NEEDS_OPTIONAL.search, json.loads(path.read_text())))}
+    assert stopped - optional == REPOSITORY_PAGES, "the pages that read the repository's files have changed"
     assert len(paths) - len(stopped) >= 20, f"only {len(paths) - len(stopped)} notebooks ran to the end"
 
 
