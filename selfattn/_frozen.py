@@ -52,17 +52,14 @@ class Frozen:
     def __eq__(self, other):
         if type(other) is not type(self):
             return NotImplemented
-        # field by field: numbers, arrays, None (no bias) equals only None, and Frozen fields with ==
-        return all(_equal(getattr(self, f.name), getattr(other, f.name)) for f in fields(self))
+        # field by field: numbers, strings, arrays, None (no bias) equals only None, and a Frozen or a
+        # tuple of them (which array_equal holds as object arrays) compared with ==
+        return all(np.array_equal(getattr(self, f.name), getattr(other, f.name)) for f in fields(self))
 
     __hash__ = None  # equal instances must hash alike, and arrays have no hash
 
     def __reduce__(self):
         return functools.partial(type(self), **{f.name: getattr(self, f.name) for f in fields(self)}), ()
-
-
-def _equal(a, b):
-    return a == b if isinstance(a, (Frozen, tuple, str)) else np.array_equal(a, b)
 
 
 def _axes(names):

@@ -126,6 +126,8 @@ CASES = [
     # one_hot(tokens, vocab)
     row(lambda: one_hot(5), Raises(TypeError, "tokens", "sequence of tokens", "int 5"), "one_hot-tokens-int"),
     row(lambda: one_hot([]), Raises(ValueError, "tokens", "at least one token", "empty"), "one_hot-tokens-empty"),
+    row(lambda: one_hot("to be"), Raises(TypeError, "tokens", "split it first", "'to be'"), "one_hot-tokens-str"),
+    row(lambda: one_hot(np.array("a")), Raises(TypeError, "tokens", "sequence of tokens", "0-d"), "one_hot-tokens-0d"),
     row(lambda: one_hot([["a"], ["b"]]), Raises(TypeError, "tokens", "hashable", "list ['a']"), "one_hot-tokens-lists"),
     row(
         lambda: one_hot(np.array([["a", "b"]])),
@@ -141,7 +143,7 @@ CASES = [
         "one_hot-vocab-lists",
     ),
     row(
-        lambda: one_hot(["a"], vocab=["a", "b", "a"]),
+        lambda: one_hot(["a"], vocab=["b", "a", "c", "a"]),
         Raises(ValueError, "vocab", "each token once", "'a' more than once"),
         "one_hot-vocab-repeats",
     ),
@@ -162,6 +164,7 @@ CASES = [
     row(lambda: causal_mask(np.int8(2), np.uint64(1)), Returns([[1], [1]], bool), "causal_mask-numpy-ints"),
     # padding_mask(lengths, n_k)
     row(lambda: padding_mask([0, 2], 5), Raises(ValueError, "lengths", "1..n_k=5", "[0, 2]"), "padding_mask-zero"),
+    row(lambda: padding_mask([3, 6], 5), Raises(ValueError, "lengths", "1..n_k=5", "[3, 6]"), "padding_mask-too-long"),
     row(lambda: padding_mask([[1, 2]], 5), Raises(ValueError, "lengths", "(batch,)", "(1, 2)"), "padding_mask-2d"),
     row(lambda: padding_mask([], 5), Raises(ValueError, "lengths", "non-empty", "(0,)"), "padding_mask-empty"),
     row(lambda: padding_mask([1.0, 2.0], 5), Raises(ValueError, "lengths", "ints", "float64"), "padding_mask-floats"),
@@ -273,6 +276,11 @@ CASES = [
         lambda: attention_weights(Q, K, np.ones((5, 3), bool)),
         Raises(ValueError, "mask", "(3, 5)", "(5, 3)"),
         "attention_weights-mask-transposed",
+    ),
+    row(
+        lambda: attention_weights(Q, K, np.ones((2, 3, 5), bool)),
+        Raises(ValueError, "mask", "(3, 5)", "(2, 3, 5)"),
+        "attention_weights-mask-extra-batch",
     ),
     row(lambda: attention_weights(Q, K, [True] * 5), Returns(UNIFORM), "attention_weights-mask-list-of-bools"),
     row(lambda: attention_weights(Q, K, np.True_), Returns(UNIFORM), "attention_weights-mask-0d-bool"),
@@ -657,6 +665,23 @@ CASES = [
         lambda: layer_norm(np.float32(X), ONES8, ZEROS8, eps=1e-50),
         Raises(ValueError, "eps", "positive range of float32", "1e-50"),
         "layer_norm-eps-below-float32",
+    ),
+    row(
+        lambda: layer_norm(np.float32(X), ONES8, ZEROS8, eps=1e39),
+        Raises(ValueError, "eps", "positive range of float32", "1e+39"),
+        "layer_norm-eps-above-float32",
+    ),
+    # the ends of float32's positive range are accepted: a constant vector gives its bias, 0
+    *(
+        row(
+            lambda eps=eps: layer_norm(np.ones((2, 8), np.float32), ONES8, ZEROS8, eps=eps),
+            Returns(np.zeros((2, 8))),
+            f"layer_norm-eps-{end}-of-float32",
+        )
+        for end, eps in (
+            ("bottom", float(np.finfo(np.float32).smallest_subnormal)),
+            ("top", float(np.finfo(np.float32).max)),
+        )
     ),
     # the squares overflow
     row(
