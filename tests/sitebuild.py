@@ -34,7 +34,7 @@ def build_site(site_dir):
 
 def load_hook(name):
     """``docs/hooks/<name>.py`` as a module, its folder on ``sys.path`` while it loads (as
-    MkDocs loads hooks), so that it can import its helpers (``build_cache``)."""
+    MkDocs loads hooks), so that it can import another (``copy_buttons`` imports ``pages``)."""
     spec = importlib.util.spec_from_file_location(f"hooks_{name}", HOOKS / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     sys.path.insert(0, str(HOOKS))

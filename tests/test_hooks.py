@@ -4,6 +4,8 @@ count, and what the build cache runs again."""
 import base64
 import io
 import json
+import logging
+import re
 import subprocess
 import sys
 from types import SimpleNamespace
@@ -12,7 +14,8 @@ import matplotlib.image
 import pytest
 from mkdocs.config import load_config
 from mkdocs.exceptions import PluginError
-from mkdocs.structure.files import get_files
+from mkdocs.structure.files import File, Files, get_files
+from mkdocs_jupyter.plugin import NotebookFile
 from sitebuild import HOOKS, load_hook
 from sybil import Sybil
 from sybil.parsers.markdown import PythonCodeBlockParser
@@ -58,11 +61,12 @@ def test_a_doctest_that_raises_prints_its_error_in_the_notebook():
     assert out.getvalue() == "ValueError: invalid literal for int() with base 10: 'two'\n"
 
 
-def test_the_notebook_has_one_code_cell_per_block():
-    notebook = json.loads(pages.notebook_of(pages.split_page(PAGE), "a-page.md"))
+def test_the_notebook_installs_selfattn_then_has_one_code_cell_per_block():
+    notebook = json.loads(pages.notebook_of(pages.split_page(PAGE), "a-page.md", "1.2.3"))
     kinds = [cell["cell_type"] for cell in notebook["cells"]]
-    assert kinds == ["markdown", "markdown", "code", "code"]
-    assert "".join(notebook["cells"][1]["source"]).startswith("# A page")
+    assert kinds == ["markdown", "code", "markdown", "code", "code"]
+    assert '"selfattn==1.2.3"' in "".join(notebook["cells"][1]["source"])
+    assert "".join(notebook["cells"][2]["source"]).startswith("# A page")
 
 
 EXERCISE = """# A page
@@ -265,6 +269,8 @@ def test_aligned_rows_become_a_table_and_math_a_browser_cannot_draw_stops_the_bu
 
 
 SITE = "https://example.org/docs/"
+FILES = Files([File(uri, "docs", "site", True) for uri in ("index.md", "masks.md", "qkv.md", "assets/d.svg")])
+FILES.append(NotebookFile(File("journey.ipynb", "docs", "site", True), use_directory_urls=True, site_dir="site"))
 
 
 @pytest.mark.parametrize(
@@ -279,14 +285,14 @@ SITE = "https://example.org/docs/"
     ],
 )
 def test_a_notebook_links_to_the_published_site(target, page, address):
-    assert pages.published(target, page, SITE) == address
+    assert pages.published(target, page, FILES, SITE) == address
 
 
 def test_a_diagram_becomes_an_image_on_the_published_site_with_its_title_as_alt_text(tmp_path):
     (tmp_path / "assets").mkdir()
     (tmp_path / "assets" / "d.svg").write_text('<svg><title id="t">A & B</title></svg>')
     cell = 'See [masks](masks.md).\n\n<figure>\n--8<-- "assets/d.svg"\n</figure>'
-    out = pages.for_notebook(cell, "qkv.md", SITE, tmp_path)
+    out = pages.for_notebook(cell, "qkv.md", FILES, {"docs_dir": tmp_path, "site_url": SITE})
     assert out == f'See [masks]({SITE}masks/).\n\n<figure>\n<img src="{SITE}assets/d.svg" alt="A &amp; B">\n</figure>'
 
 
@@ -325,25 +331,21 @@ def configure(folder, hook, plugins=()):
     return config, config.hooks[str(HOOKS / f"{hook}.py")]
 
 
-def drawn_by_a_build(folder, monkeypatch):
-    """The pages hook run as a build runs it, with a drawing process that only notes what
-    it is asked to draw: the pages it was asked for."""
+FAKE_DRAWING = """import base64, json, sys
+png = base64.b64encode(b"png").decode()
+for page, code in json.load(sys.stdin):
+    print(json.dumps({"page": page, "figures": [[["A figure", png, png]] for _ in code]}))
+"""
+
+
+def drawn_by_a_build(folder, monkeypatch, caplog):
+    """The pages hook run as a build runs it, with a drawing process that draws nothing:
+    the pages it was asked to draw."""
     config, hook = configure(folder, "pages")
-    asked = []
-
-    class Drawer:
-        def __init__(self, jobs):
-            asked.extend(page for page, _ in jobs)
-            self.jobs = dict(jobs)
-
-        def figures(self, page):
-            png = base64.b64encode(b"png").decode()
-            return [[["A figure", png, png]] for _ in self.jobs[page]]
-
-        def stop(self):
-            pass
-
-    monkeypatch.setattr(hook, "Drawer", Drawer)
+    (folder / "draw.py").write_text(FAKE_DRAWING)
+    monkeypatch.setattr(hook, "DRAW_FIGURES", folder / "draw.py")
+    caplog.set_level(logging.INFO, logger="mkdocs.hooks.pages")
+    caplog.clear()
     files = config.plugins.on_files(get_files(config), config=config)
     for file in files.documentation_pages():
         markdown = config.plugins.on_page_markdown(
@@ -351,21 +353,26 @@ def drawn_by_a_build(folder, monkeypatch):
         )
         assert "-light.png#only-light)" in markdown and "-dark.png#only-dark)" in markdown
     config.plugins.on_post_build(config=config)
-    return asked
+    drawing = re.search(r"Drawing the figures of (.*) \(not in the build cache\)", caplog.text)
+    return drawing[1].split(", ") if drawing else []
 
 
-def test_figures_are_drawn_again_only_when_the_code_that_draws_them_changes(project, monkeypatch):
+def test_figures_are_drawn_again_only_when_the_code_that_draws_them_changes(project, monkeypatch, caplog):
     docs, package = project / "docs", project / "selfattn" / "__init__.py"
-    assert drawn_by_a_build(project, monkeypatch) == ["a.md", "b.md"]
-    assert drawn_by_a_build(project, monkeypatch) == []  # nothing changed
+    assert drawn_by_a_build(project, monkeypatch, caplog) == ["a.md", "b.md"]
+    assert drawn_by_a_build(project, monkeypatch, caplog) == []  # nothing changed
     (docs / "a.md").write_text(DRAWING_PAGE.format(title="Page a, reworded", code="x = 1"))
-    assert drawn_by_a_build(project, monkeypatch) == []  # prose
+    assert drawn_by_a_build(project, monkeypatch, caplog) == []  # prose
     (docs / "a.md").write_text(DRAWING_PAGE.format(title="Page a", code="x = 2"))
-    assert drawn_by_a_build(project, monkeypatch) == ["a.md"]  # code: that page only
+    assert drawn_by_a_build(project, monkeypatch, caplog) == ["a.md"]  # code: that page only
     (docs / "data.json").write_text("[2]")
-    assert drawn_by_a_build(project, monkeypatch) == ["b.md"]  # the data a page reads
+    assert drawn_by_a_build(project, monkeypatch, caplog) == ["b.md"]  # the data a page reads
     package.write_text("ONE = 1.0\n")
-    assert drawn_by_a_build(project, monkeypatch) == ["a.md", "b.md"]  # selfattn: every page
+    assert drawn_by_a_build(project, monkeypatch, caplog) == ["a.md", "b.md"]  # selfattn: every page
     assert len(list((project / "cache" / "figures").glob("*.json"))) == 2  # one result per page
     monkeypatch.setenv("SELFATTN_BUILD_CACHE", "off")  # as the tests build the site
-    assert drawn_by_a_build(project, monkeypatch) == drawn_by_a_build(project, monkeypatch) == ["a.md", "b.md"]
+    assert (
+        drawn_by_a_build(project, monkeypatch, caplog)
+        == drawn_by_a_build(project, monkeypatch, caplog)
+        == ["a.md", "b.md"]
+    )

@@ -1,15 +1,11 @@
-"""Draw the figures of the docs' pages; run by the build hook ``pages.py`` as a process of its own.
+"""Draw the figures of the docs' pages: the process ``pages.py`` starts beside the build.
 
-Reads a JSON list of ``[page, [code block, ...]]`` on stdin and runs each page's blocks,
-in order, in a fresh namespace. For each page it writes one JSON line to stdout: for each
-code block, the figures the block left open, as ``[label, light PNG, dark PNG]`` (base64),
-or the error that stopped the page.
-
-Each figure is saved twice, for the site's light and dark schemes, on a transparent
-background and with the same layout (computed once, for the light one): the dark one has
-its titles, labels, ticks, frames and legends recoloured for a dark page, while the data
-keep their colours. Lines take colours that a colour-blind reader tells apart and that
-stand out on both backgrounds, and a colour map must be one of ``COLOUR_BLIND_SAFE``.
+Reads ``[[page, [code block, ...]], ...]`` (JSON) on stdin and runs each page's blocks in
+order, in a fresh namespace. For each page it prints one JSON line: for each block, the
+figures it left open as ``[label, light PNG, dark PNG]`` (base64), or the page's error.
+Both renderings are transparent and share one layout; the dark one has what matplotlib
+draws in black around the data recoloured. Lines take Okabe and Ito's colours, told apart
+with any colour vision on either page, and a colour map must be in ``COLOUR_BLIND_SAFE``.
 """
 
 import base64
@@ -23,108 +19,75 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
-from cycler import cycler  # noqa: E402
 from matplotlib.colors import same_color  # noqa: E402
+from matplotlib.text import Text  # noqa: E402
 
-# Okabe and Ito's blue, vermillion, bluish green and reddish purple: told apart with any
-# colour vision, and at least 3:1 against both the white and the dark page.
-plt.rcParams["axes.prop_cycle"] = cycler(color=["#0072B2", "#D55E00", "#009E73", "#CC79A7"])
+plt.rcParams["axes.prop_cycle"] = plt.cycler(color=["#0072B2", "#D55E00", "#009E73", "#CC79A7"])
 COLOUR_BLIND_SAFE = {"viridis", "cividis", "magma", "inferno", "plasma", "RdBu", "PuOr", "Greys", "Blues"}
 DARK_TEXT = "#dcdfe6"  # close to the dark scheme's text colour
 DARK_FRAME = "#1e2129"  # the dark scheme's page colour, behind a legend
 
 
-def check_colour_maps(figure, where):
-    for image in figure.findobj(lambda artist: hasattr(artist, "get_cmap") and artist.get_array() is not None):
-        name = image.get_cmap().name.removesuffix("_r")
-        if name not in COLOUR_BLIND_SAFE:
-            raise RuntimeError(
-                f"{where}: the colour map {name!r} is hard to read for colour-blind readers; "
-                f"use one of {sorted(COLOUR_BLIND_SAFE)}"
-            )
-
-
 def for_dark_page(figure):
-    """Recolour the frame of the data (what matplotlib draws in black by default) for a dark
-    page: titles, axis labels, ticks, spines, legends and colorbars. Text drawn on the data
-    (``ax.text``) and every colour the page chose keep their colours."""
-
-    def recolour(text):
-        if same_color(text.get_color(), "black"):
-            text.set_color(DARK_TEXT)
-
-    for text in (figure._suptitle, figure._supxlabel, figure._supylabel):
-        if text is not None:
-            recolour(text)
+    """Recolour the black frame of the data for a dark page: titles, labels, ticks, spines,
+    legends, colorbars. Text on the data (``ax.text``) and the page's own colours stay."""
+    on_data = {id(text) for ax in figure.axes for text in ax.texts}
+    frame = [text for text in figure.findobj(Text) if id(text) not in on_data]
     for ax in figure.axes:
-        for text in (ax.title, ax._left_title, ax._right_title, ax.xaxis.label, ax.yaxis.label):
-            recolour(text)
         for axis in (ax.xaxis, ax.yaxis):
-            for tick in axis.get_major_ticks() + axis.get_minor_ticks():
-                for line in (tick.tick1line, tick.tick2line):
-                    if same_color(line.get_color(), "black"):
-                        line.set_color(DARK_TEXT)
-                for label in (tick.label1, tick.label2):
-                    recolour(label)
-            axis.offsetText.set_color(DARK_TEXT)
+            frame += [*axis.get_ticklines(), *axis.get_ticklines(minor=True)]
         for spine in ax.spines.values():
             if same_color(spine.get_edgecolor(), "black"):
                 spine.set_edgecolor(DARK_TEXT)
+    for artist in frame:
+        if same_color(artist.get_color(), "black"):
+            artist.set_color(DARK_TEXT)
     for legend in [ax.get_legend() for ax in figure.axes] + figure.legends:
         if legend is not None:
-            legend.get_frame().set_facecolor(DARK_FRAME)
-            legend.get_frame().set_edgecolor(DARK_TEXT)
-            for text in [*legend.get_texts(), legend.get_title()]:
-                recolour(text)
+            legend.get_frame().set(facecolor=DARK_FRAME, edgecolor=DARK_TEXT)
 
 
 def png(figure):
     out = io.BytesIO()
     figure.savefig(out, format="png", dpi=100, transparent=True, metadata={"Software": None})
-    return out.getvalue()
+    return base64.b64encode(out.getvalue()).decode()
 
 
-def figures_of(code, page_uri):
-    """Run a page's code blocks in a fresh namespace; for each block, its figures as
-    (label, light PNG bytes, dark PNG bytes)."""
+def figures_of(page, code):
+    """Run a page's blocks in a fresh namespace; for each, its figures as [label, light, dark]."""
     namespace, figures = {"__name__": "__main__"}, []
     plt.close("all")
     for number, block in enumerate(code, start=1):
+        where = f"{page}, code block {number}"
         try:
             with contextlib.redirect_stdout(io.StringIO()):  # the page's prints are for readers
-                exec(compile(block, f"{page_uri}, block {number}", "exec"), namespace)
+                exec(compile(block, where, "exec"), namespace)
         except Exception:
-            raise RuntimeError(f"{page_uri}: code block {number} failed:\n{traceback.format_exc()}") from None
-        block_figures = []
-        for num in plt.get_fignums():
-            figure = plt.figure(num)
+            raise RuntimeError(f"{page}: code block {number} failed:\n{traceback.format_exc()}") from None
+        figures.append([])
+        for figure in map(plt.figure, plt.get_fignums()):
             if not figure.get_label().strip():
                 raise RuntimeError(
-                    f"{page_uri}: the figure of code block {number} has no label; give it one that "
+                    f"{page}: the figure of code block {number} has no label; give it one that "
                     'describes the picture (plt.subplots(num="...")): it becomes the alt text'
                 )
-            check_colour_maps(figure, f"{page_uri}, code block {number}")
+            for image in figure.findobj(lambda artist: hasattr(artist, "get_cmap") and artist.get_array() is not None):
+                name = image.get_cmap().name.removesuffix("_r")
+                if name not in COLOUR_BLIND_SAFE:
+                    raise RuntimeError(
+                        f"{where}: the colour map {name!r} is hard to read for colour-blind readers; "
+                        f"use one of {sorted(COLOUR_BLIND_SAFE)}"
+                    )
             light = png(figure)
-            figure.set_layout_engine("none")  # the dark copy keeps the light one's layout, computed once
+            figure.set_layout_engine("none")  # the dark rendering keeps the light one's layout
             for_dark_page(figure)
-            block_figures.append((figure.get_label(), light, png(figure)))
+            figures[-1].append([figure.get_label(), light, png(figure)])
         plt.close("all")
-        figures.append(block_figures)
     return figures
 
 
-def main():
-    for page_uri, code in json.load(sys.stdin):
-        try:
-            blocks = figures_of(code, page_uri)
-            figures = [
-                [[label, *(base64.b64encode(image).decode() for image in images)] for label, *images in block]
-                for block in blocks
-            ]
-            print(json.dumps({"page": page_uri, "figures": figures}), flush=True)
-        except RuntimeError as error:
-            print(json.dumps({"page": page_uri, "error": str(error)}), flush=True)
-
-
-if __name__ == "__main__":
-    main()
+for page, code in json.load(sys.stdin):
+    try:
+        print(json.dumps({"page": page, "figures": figures_of(page, code)}), flush=True)
+    except RuntimeError as error:
+        print(json.dumps({"page": page, "error": str(error)}), flush=True)
