@@ -114,6 +114,6 @@ def pytest_collection_modifyitems(items):
             return 0
         if "site" not in item.fixturenames:
             return 1
-        return 3 if "new_context" in item.fixturenames else 2
+        return 3 if "tab" in item.fixturenames else 2
 
     items.sort(key=order)

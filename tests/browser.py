@@ -1,6 +1,6 @@
-"""The site's pages as Chromium shows them: serving, recording a visit, and the checks,
-for ``tests/test_browser.py`` and ``tests/screenshots.py``. Each check takes an open
-Playwright page and returns a list of problems (empty means the page passed), so the tests
+"""The site's pages as Chromium shows them, for ``tests/test_browser.py`` and
+``tests/screenshots.py``: a server, a recorded visit, and the checks. Each check takes an
+open Playwright page and returns the problems it found (none: the page passed), so a test
 can also feed it a deliberately broken page and watch it fail.
 """
 
@@ -12,21 +12,19 @@ import threading
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from axe_playwright_python.sync_playwright import Axe
+
 DESKTOP = {"width": 1280, "height": 900}
-PHONE_WIDTH = 375
+PHONE = {"width": 375, "height": 900}
 SEARCH_INDEX = "search/search_index.json"  # Material's, loaded by every page
-SCHEMES = {"light": "default", "dark": "slate"}  # prefers-color-scheme -> Material's scheme
-
-
-# -- serving ---------------------------------------------------------------------------
 
 
 class SiteServer(http.server.ThreadingHTTPServer):
     """``with SiteServer(site, "/selfattn/") as server:`` serves the folder ``site`` at
-    ``server.base_url``; an unknown address gets ``404.html`` with status 404, as a static
-    host does. Material's search builds its index anew on every page it opens (0.4 s of CPU
-    a page here): the server sends the index with no documents, and ``search_index_bytes``
-    is the real one's size."""
+    ``server.base_url``, and ``404.html`` with status 404 for an unknown address, as a
+    static host does. Material's search indexes the whole site on every page it opens (0.4
+    CPU-s a page): the server sends the index without its documents, and
+    ``search_index_bytes`` is the real one's size."""
 
     daemon_threads = True
 
@@ -58,8 +56,7 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
         self.wfile.write(body)
 
     def do_GET(self):
-        path = urlsplit(self.path).path
-        if path.endswith(SEARCH_INDEX) and self.server.search_index:
+        if urlsplit(self.path).path.endswith(SEARCH_INDEX) and self.server.search_index:
             return self.send_body(200, self.server.search_index, "application/json")
         return super().do_GET()
 
@@ -79,16 +76,14 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
         pass  # quiet
 
 
-# -- visiting --------------------------------------------------------------------------
-
-
 class Visit:
     """``with Visit(page, url) as visit:`` opens ``url`` (until its load event) and records
     what goes wrong on the network and in the console until the block ends, when it waits
-    for the network to be quiet (Material's late requests); ``visit.problems`` then lists
-    it all, and ``visit.bytes`` is what the page and everything it loaded weigh."""
+    for the network to be quiet (Material's late requests) and forgets the colour scheme a
+    check chose (the next page in this tab opens in the reader's). ``visit.problems`` then
+    lists what went wrong, and ``visit.bytes`` is what the page and all it loaded weigh."""
 
-    def __init__(self, page, url, status=200, search_index_bytes=None):
+    def __init__(self, page, url, status=200, search_index_bytes=0):
         self.page, self.url, self.status, self.search_index_bytes = page, url, status, search_index_bytes
         self.problems, self.sizes = [], {}
         self.origin = "{0.scheme}://{0.netloc}/".format(urlsplit(url))
@@ -126,12 +121,20 @@ class Visit:
 
     def __exit__(self, *exc):
         self.page.wait_for_load_state("networkidle")  # reached already, unless a request is late
+        self.page.evaluate("() => localStorage.clear()")
         for event, handler in self.handlers.items():
             self.page.remove_listener(event, handler)
 
     @property
     def bytes(self):
         return sum(self.sizes.values())
+
+
+def go_dark(page):
+    """Switch the open page to Material's dark scheme (slate) with its palette toggle, as a
+    reader does: the page then looks as it does for a reader whose system asks for dark."""
+    page.locator("[data-md-component=palette] label:visible").click()
+    page.wait_for_function("() => document.body.dataset.mdColorScheme === 'slate'")
 
 
 # -- checks: each takes an open page and returns a list of problems --------------------
@@ -256,29 +259,32 @@ _SHRUNK_DIAGRAMS_JS = """() => [...document.querySelectorAll(".md-content figure
 
 
 def check_fits(page):
-    """Nothing makes the page scroll sideways at its width (wide blocks scroll inside), and
-    no diagram shrinks to less than 80% of its size to fit."""
-    width = page.viewport_size["width"]
+    """At a phone's width nothing makes the page scroll sideways (wide blocks scroll inside),
+    and no diagram shrinks to less than 80% of its size to fit."""
+    page.set_viewport_size(PHONE)
     problems = [
         f"diagram drawn at {scale:.0%} of its size, its text too small to read: {title!r}"
         for scale, title in page.evaluate(_SHRUNK_DIAGRAMS_JS)
     ]
     scroll_width = page.evaluate("() => document.documentElement.scrollWidth")
-    if scroll_width > width:
-        culprits = ", ".join(page.evaluate(_WIDE_JS, width))
-        problems.append(f"page is {scroll_width} px wide at a {width}-px viewport; too wide: {culprits}")
+    if scroll_width > PHONE["width"]:
+        culprits = ", ".join(page.evaluate(_WIDE_JS, PHONE["width"]))
+        problems.append(f"page is {scroll_width} px wide at a {PHONE['width']}-px viewport; too wide: {culprits}")
+    page.set_viewport_size(DESKTOP)
     return problems
 
 
 # -- accessibility: axe-core ---------------------------------------------------------------
 
 AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]  # WCAG 2.1 A and AA, as axe tags them
-COLOUR_RULES = ["color-contrast", "link-in-text-block"]  # the rules whose verdict a colour scheme can change
+# The rules whose verdict a colour scheme can change, each checking only elements of a new look.
+COLOUR_RULES = {"color-contrast": "[data-look]", "link-in-text-block": "a[href][data-look]"}
 # axe's colour rules cost time in proportion to the whole page for every element they check
 # (ten seconds for a page of highlighted code). An element's contrast is a matter of how it
 # looks: its text's colour, size and weight, and every background and opacity down to the
-# first opaque one. So the colour rules check one element of each look, fully in view where
-# there is one (marked ``data-look``); every other rule checks every element.
+# first opaque one (and for a link, the colour of the text around it). So the colour rules
+# check one element of each look, fully in view where there is one (marked ``data-look``,
+# anew in each scheme); every other rule checks every element.
 _LOOKS_JS = """() => {
   const looks = new Map(), inView = e => e.getBoundingClientRect().right <= innerWidth;
   const look = e => { const s = getComputedStyle(e), parts = [e.tagName === "A", s.color, s.fontSize, s.fontWeight];
@@ -290,36 +296,57 @@ _LOOKS_JS = """() => {
   for (let n = texts.nextNode(); n; n = texts.nextNode()) {
     const e = n.parentElement, key = n.data.trim() && e.getClientRects().length && look(e);
     if (key && (!looks.has(key) || (!inView(looks.get(key)) && inView(e)))) looks.set(key, e); }
-  document.querySelectorAll("a[href]").forEach(a => a.getClientRects().length && looks.set(`a ${look(a)}`, a));
+  document.querySelectorAll("a[href]").forEach(a => a.getClientRects().length
+    && looks.set(`a ${look(a)} ${getComputedStyle(a.parentElement).color}`, a));
+  document.querySelectorAll("[data-look]").forEach(e => e.removeAttribute("data-look"));
   looks.forEach(e => e.setAttribute("data-look", ""));
 }"""
+AXE_SCRIPT = Axe().axe_script  # axe-core, as axe-playwright-python ships it
+_AXE_SETUP = """rules => { document.querySelectorAll("details:not([open])").forEach(d => { d.open = true; });
+  axe.configure({rules: Object.entries(rules).map(([id, selector]) => ({id, selector}))}); }"""
 
 
 def audit(page, scheme="light"):
     """axe-core's WCAG 2.1 A and AA rules and its best practices on the open page, its
     collapsed solutions opened: every rule in light, the colour rules only in dark (the
     others' verdicts do not depend on colours). Returns the violations as ``{rule, impact,
-    nodes, example}``."""
-    from axe_playwright_python.sync_playwright import Axe
-
-    page.evaluate("() => document.querySelectorAll('details:not([open])').forEach(d => { d.open = true; })")
+    nodes, example}``. (``Axe().run`` would load axe-core again for every run and undo its
+    configuration.)"""
+    if not page.evaluate("() => 'axe' in window"):
+        page.evaluate(AXE_SCRIPT)
+        page.evaluate(_AXE_SETUP, COLOUR_RULES)
     page.evaluate(_LOOKS_JS)
-    runs = [({"include": [["[data-look]"]]}, {"runOnly": {"type": "rule", "values": COLOUR_RULES}})]
-    if scheme == "light":
-        others = {rule: {"enabled": False} for rule in COLOUR_RULES}
-        runs.append((None, {"runOnly": {"type": "tag", "values": AXE_TAGS}, "rules": others}))
-    violations = []
-    for context, options in runs:
-        violations += Axe().run(page, context, {**options, "resultTypes": ["violations"]}).response["violations"]
+    rules = {"type": "tag", "values": AXE_TAGS} if scheme == "light" else {"type": "rule", "values": list(COLOUR_RULES)}
+    found = page.evaluate("options => axe.run(document, options)", {"runOnly": rules, "resultTypes": ["violations"]})
     return [
         {"rule": v["id"], "impact": v["impact"], "nodes": len(v["nodes"]), "example": example(v["nodes"][0])}
-        for v in violations
+        for v in found["violations"]
     ]
 
 
 def example(node):
     why = [check["message"] for check in node["any"] + node["all"] + node["none"]][:1]
     return f"{' '.join(map(str, node['target']))}: {''.join(why)}"[:300]
+
+
+def inspect_page(page, url, status=200, search_index_bytes=0, dark=True):
+    """Open ``url`` in ``page`` and run every check: no console error, failed request or
+    request to another host; every formula MathML, no TeX left in the text; every image
+    loaded, with an alt text; code blocks that fit a desktop; axe-core in light and (with
+    ``dark``, through the palette toggle) in dark, each figure shown in its scheme only;
+    what the copy buttons copy; and at a phone's width nothing wider than the page and no
+    diagram shrunk. Returns {check: problems}, with the copies and the page's weight."""
+    page.set_viewport_size(DESKTOP)
+    with Visit(page, url, status, search_index_bytes) as visit:
+        found = {"math": check_math(page), "images": check_images(page), "scrolling": scrolling_code(page)}
+        found["axe"] = audit(page)  # it opens the collapsed solutions, after the code was measured closed
+        if dark:
+            go_dark(page)
+            found["dark images"], found["dark axe"] = check_images(page, "dark"), audit(page, "dark")
+        found["copy"], found["copied"] = copy_every_block(page)  # after axe: the buttons show a toast
+        found["fits"] = check_fits(page)
+    found["network"], found["bytes"] = visit.problems, visit.bytes
+    return found
 
 
 # -- the keyboard ----------------------------------------------------------------------
@@ -348,8 +375,7 @@ _CONTROLS_JS = """() => {
 _FOCUS_JS = """() => {
   const e = document.activeElement;
   if (!e || e === document.body) return null;
-  const ring = s => (s.outlineStyle !== "none" && parseFloat(s.outlineWidth) > 0)
-    || s.boxShadow !== "none";
+  const ring = s => (s.outlineStyle !== "none" && parseFloat(s.outlineWidth) > 0) || s.boxShadow !== "none";
   const visible = [e, e.matches(".md-option") && e.nextElementSibling].some(x => x && ring(getComputedStyle(x)));
   return {walk: e.dataset.walk ?? null, visible, what: e.outerHTML.slice(0, 80)};
 }"""
