@@ -117,7 +117,11 @@ CASES = [
     row(lambda: softmax(np.float64(3.0)), Raises(ValueError, "x", "(..., n)", "()"), "softmax-x-scalar"),
     row(lambda: softmax(np.zeros((3, 0))), Raises(ValueError, "x", "not be empty", "(3, 0)"), "softmax-x-empty-row"),
     row(lambda: softmax(Q, axis=1.0), Raises(TypeError, "axis", "an int", "float 1.0"), "softmax-axis-float"),
-    row(lambda: softmax(Q, axis=2), Raises(ValueError, "axis", "[-2, 2)", "got 2"), "softmax-axis-too-big"),
+    row(
+        lambda: softmax(Q, axis=2),
+        Raises(ValueError, "axis", "[-2, 2) for x of shape (3, 4)", "got 2"),
+        "softmax-axis-too-big",
+    ),
     row(lambda: softmax(Q, axis=np.int64(0)), Returns(np.full((3, 4), 1 / 3)), "softmax-axis-numpy-int"),
     row(lambda: softmax(np.zeros(2, np.float16)), Returns([0.5, 0.5], np.float16), "softmax-x-float16"),
     row(lambda: softmax([1e308, -1e308]), Returns([1.0, 0.0]), "softmax-no-overflow-warning"),
@@ -581,7 +585,7 @@ CASES = [
     ),
     row(
         lambda: mha(w_o=np.full((8, 8), 1e308))(X),
-        Raises(ValueError, "x", "MultiHeadAttention overflowed float64", "|x| up to 0.975"),
+        Raises(ValueError, "x", "MultiHeadAttention overflowed float64", "|x| up to 0.975: rescale x"),
         "MultiHeadAttention-output-overflow",
     ),
     row(lambda: mha()(X, mask=np.eye(5, dtype=bool)), Returns(X), "MultiHeadAttention-identity-eye-mask"),
@@ -597,6 +601,16 @@ CASES = [
         lambda: MHA.backward(X, np.ones((4, 8))),
         Raises(ValueError, "d_out", "that of x (5, 8)", "(4, 8)"),
         "MultiHeadAttention.backward-d_out-shape",
+    ),
+    row(
+        lambda: MHA.backward(np.ones(8), np.ones(8)),
+        Raises(ValueError, "x", "(..., n, d_model)", "(8,)"),
+        "MultiHeadAttention.backward-x-1d",
+    ),
+    row(
+        lambda: MHA.backward(X, np.ones(8)),
+        Raises(ValueError, "d_out", "(..., n, d_model)", "(8,)"),
+        "MultiHeadAttention.backward-d_out-1d",
     ),
     row(
         lambda: MHA.backward(X, np.ones((5, 8)), np.ones((5, 5))),
@@ -736,10 +750,13 @@ CASES = [
         Raises(TypeError, "TransformerBlock", "positional argument", "were given"),
         "TransformerBlock-positional",
     ),
-    row(
-        lambda: TransformerBlock.init(8, 2, 0),
-        Raises(ValueError, "d_ff", "positive int", "0"),
-        "TransformerBlock.init-d_ff",
+    *(
+        row(
+            lambda a=a: TransformerBlock.init(*a),
+            Raises(ValueError, name, "positive int", "0"),
+            f"TransformerBlock.init-{name}",
+        )
+        for name, a in [("d_model", (0, 2, 16)), ("n_heads", (8, 0, 16)), ("d_ff", (8, 2, 0))]
     ),
     row(
         lambda: TransformerBlock.init(8, 2, 16.0),
@@ -756,8 +773,14 @@ CASES = [
         Raises(TypeError, "rng", "Generator", "str"),
         "TransformerBlock.init-rng",
     ),
+    row(  # the width is attn's: the layer norms and the MLP must follow it
+        lambda: dataclasses.replace(BLOCK, attn=MultiHeadAttention.init(6, 2, rng=0)),
+        Raises(ValueError, "ln1_w", "d_model=6", "(8,)"),
+        "TransformerBlock-attn-d_model",
+    ),
     not_finite("TransformerBlock.__call__", BLOCK, "x", (5, 8), lambda x: (x,)),
     row(lambda: BLOCK(np.ones((5, 6))), Raises(ValueError, "x", "d_model=8", "(5, 6)"), "TransformerBlock-x-d_model"),
+    row(lambda: BLOCK(np.ones(8)), Raises(ValueError, "x", "(..., n, d_model)", "(8,)"), "TransformerBlock-x-1d"),
     row(lambda: BLOCK(X, np.ones((5, 5))), Raises(TypeError, "mask", "boolean", "float64"), "TransformerBlock-mask"),
     row(
         lambda: BLOCK(np.ones((2, 5, 8)), padding_mask([5, 3], 5)),
@@ -771,6 +794,11 @@ CASES = [
         lambda: BLOCK.backward(X, np.ones((4, 8))),
         Raises(ValueError, "d_out", "that of x (5, 8)", "(4, 8)"),
         "TransformerBlock.backward-d_out-shape",
+    ),
+    row(
+        lambda: BLOCK.backward(np.ones(8), np.ones(8)),
+        Raises(ValueError, "x", "(..., n, d_model)", "(8,)"),
+        "TransformerBlock.backward-x-1d",
     ),
     row(lambda: BLOCK.backward(X, np.zeros((5, 8)))[0], Returns(np.zeros((5, 8))), "TransformerBlock.backward-zero"),
     # the squares of the layer norms overflow
@@ -807,6 +835,11 @@ CASES = [
         lambda: rotary_embedding(np.ones((5, 4)), ["a"] * 5),
         Raises(TypeError, "positions", "real numeric array", "<U1"),
         "rotary_embedding-positions-str",
+    ),
+    row(
+        lambda: rotary_embedding(np.ones((5, 4)), 3.0),
+        Raises(ValueError, "positions", "(..., n)", "()"),
+        "rotary_embedding-positions-scalar",
     ),
     row(
         lambda: rotary_embedding(np.ones((5, 4)), [0, 1, 2, np.nan, 4]),
@@ -929,6 +962,11 @@ CASES = [
         "flash_attention-block_size-pair",
     ),
     row(
+        lambda: flash_attention(Q, K, V, block_size=(0, 2)),
+        Raises(ValueError, "block_size[0]", "positive int", "got 0"),
+        "flash_attention-block_size-first",
+    ),
+    row(
         lambda: flash_attention(Q, K, V, workers=0),
         Raises(ValueError, "workers", "positive int", "0"),
         "flash_attention-workers-0",
@@ -959,6 +997,11 @@ CASES = [
         lambda: flash_attention(np.full((2, 2), 1e200), np.full((3, 2), 1e200), np.ones((3, 2))),
         Raises(ValueError, "q", "overflowed float64", "1e+200"),
         "flash_attention-scores-overflow",
+    ),
+    row(  # scores that overflow to -inf must not read as hidden keys (which would give zeros)
+        lambda: flash_attention(np.full((2, 2), 1e200), np.full((3, 2), -1e200), np.ones((3, 2))),
+        Raises(ValueError, "q", "overflowed float64", "1e+200"),
+        "flash_attention-scores-overflow-negative",
     ),
     row(
         lambda: flash_attention(Q, K, V, np.zeros((3, 5), bool)),
@@ -1018,11 +1061,24 @@ CASES += [
         Raises(ValueError, "n_heads", "divisible", "n_heads=3"),
         "GPT.init-heads",
     ),
-    row(
-        lambda: GPT.init(7, 6, 8, 2, 0, rng=0), Raises(ValueError, "n_layers", "positive int", "0"), "GPT.init-n_layers"
+    *(
+        row(
+            lambda a=a: GPT.init(*a[:5], d_ff=a[5], rng=0),
+            Raises(ValueError, name, "positive int", "0"),
+            f"GPT.init-{name}",
+        )
+        for name, a in [
+            ("vocab", (0, 6, 8, 2, 1, 32)),
+            ("n_ctx", (7, 0, 8, 2, 1, 32)),
+            ("d_model", (7, 6, 0, 2, 1, 32)),
+            ("n_heads", (7, 6, 8, 0, 1, 32)),
+            ("n_layers", (7, 6, 8, 2, 0, 32)),
+            ("d_ff", (7, 6, 8, 2, 1, 0)),
+        ]
     ),
     row(lambda: GPT.init(7, 6, 8, 2, 1, rng=-1), Raises(ValueError, "rng", "non-negative int", "-1"), "GPT.init-rng"),
     row(lambda: MODEL([1.0, 2.0]), Raises(TypeError, "tokens", "int token ids", "float64"), "GPT-tokens-float"),
+    row(lambda: MODEL(TOKENS.astype(np.uint8)) - MODEL(TOKENS), Returns(np.zeros((3, 7))), "GPT-tokens-uint8"),
     row(
         lambda: MODEL([1, 7]), Raises(ValueError, "tokens", "0..vocab-1 = 0..6", "7 at index (1,)"), "GPT-tokens-vocab"
     ),
@@ -1037,6 +1093,16 @@ CASES += [
         lambda: MODEL.loss_and_grads([[1, 2, 3]], TOKENS),
         Raises(ValueError, "targets", "the shape of tokens (1, 3)", "(3,)"),
         "GPT.loss_and_grads-targets-shape",
+    ),
+    row(
+        lambda: MODEL.loss_and_grads([1.0, 2.0, 3.0], TOKENS),
+        Raises(TypeError, "tokens", "int token ids", "float64"),
+        "GPT.loss_and_grads-tokens-float",
+    ),
+    row(
+        lambda: MODEL.generate([1.0, 2.0], 2),
+        Raises(TypeError, "tokens", "int token ids", "float64"),
+        "GPT.generate-tokens-float",
     ),
     row(
         lambda: MODEL.loss_and_grads(TOKENS, [2, 3, 9]),
@@ -1072,6 +1138,11 @@ CASES += [
         lambda: MODEL.generate(TOKENS, 2, top_k=8),
         Raises(ValueError, "top_k", "1..vocab=7, or None", "8"),
         "GPT.generate-top_k-beyond-vocab",
+    ),
+    row(
+        lambda: MODEL.generate(TOKENS, 2, top_k=7, rng=0) - MODEL.generate(TOKENS, 2, rng=0),
+        Returns(np.zeros(5), np.int64),
+        "GPT.generate-top_k-vocab",
     ),
     row(
         lambda: MODEL.generate(TOKENS, 2, top_k=2.0),
@@ -1174,9 +1245,10 @@ def test_flag_refuses(value, outcome):
 @pytest.mark.parametrize(
     "value, positive, outcome",
     [
-        ("1e-5", False, Raises(TypeError, "eps", "a real number", "str '1e-5'")),
+        ("1e-5", False, Raises(TypeError, "eps", "must be a real number;", "str '1e-5'")),
+        (None, True, Raises(TypeError, "eps", "must be a positive number;", "NoneType None")),
         (True, False, Raises(TypeError, "eps", "a real number", "bool True")),
-        (np.nan, False, Raises(ValueError, "eps", "finite", "nan")),
+        (np.nan, False, Raises(ValueError, "eps", "must be finite;", "nan")),
         (np.inf, True, Raises(ValueError, "eps", "positive, finite number", "inf")),
         (0, True, Raises(ValueError, "eps", "positive, finite number", "got 0")),
         (-(10**400), True, Raises(ValueError, "eps", "positive, finite number", "an int of 401 digits")),
@@ -1287,3 +1359,30 @@ def test_overflow_messages_name_the_callers_arguments_in_full():
     with pytest.raises(ValueError) as info:
         attention(np.ones((2, 3, 4)), np.ones((5, 4)), np.ones((7, 5, 6)))
     assert str(info.value) == "q, k and v must have broadcastable batch axes; got q (2, 3, 4), k (5, 4) and v (7, 5, 6)"
+
+
+def test_overflow_messages_name_a_given_scale_and_every_argument_that_can_be_rescaled():
+    big = np.full((2, 4), 1e200)
+    largest = "(largest finite value 1.8e+308); got"
+    with_scale = "|q| up to 1e+200, |k| up to 1e+200 and |scale| up to 2: rescale q, k or scale"
+    for function, args in ((flash_attention, (big, big, big)), (attention_weights, (big, big))):
+        with pytest.raises(ValueError) as info:
+            function(*args, scale=2.0)
+        assert str(info.value) == f"{function.__name__} overflowed float64 {largest} {with_scale}"
+    with pytest.raises(ValueError) as info:
+        attention_backward(big, big, big, big, scale=2.0)
+    assert str(info.value) == (
+        f"attention_backward overflowed float64 {largest} |q| up to 1e+200, |k| up to 1e+200, |v| up to 1e+200, "
+        "|d_out| up to 1e+200 and |scale| up to 2: rescale q, k, v, d_out or scale"
+    )
+
+
+@pytest.mark.skipif(np.finfo(np.longdouble).max <= np.finfo(np.float64).max, reason="long double is float64 here")
+def test_overflow_message_shows_long_doubles_beyond_float64():
+    q, k = np.full((2, 4), np.longdouble("1.234e2500")), np.full((2, 4), np.longdouble("1e2500"))
+    with pytest.raises(ValueError) as info:
+        attention(q, k, k)
+    assert str(info.value) == (
+        f"attention overflowed {np.dtype(np.longdouble).name} (largest finite value 1.19e+4932); "
+        "got |q| up to 1.23e+2500 and |k| up to 1e+2500: rescale q or k"
+    )

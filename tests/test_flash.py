@@ -87,6 +87,7 @@ def test_large_scores_need_the_running_maximum():
         (-170.0, [1e-300, 3e-300]),  # exp(score) * value about 1e-374: below even the subnormals
         (170.0, [1e300, 1e300]),  # exp(score) * value about 1e374: beyond float64
         (0.0, [5e-324, 5e-324]),  # the smallest subnormal: halved, it would be 0
+        (700.0, [1e10, 3e10]),  # exp(score) * value about 1e314: scores alone would not overflow
     ],
 )
 def test_equal_scores_give_the_mean_value_at_the_ends_of_the_range(score, values):

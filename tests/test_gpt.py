@@ -85,7 +85,8 @@ def test_frozen_read_only_and_copies():
     with pytest.raises(ValueError, match="read-only"):
         gpt.wpe[0, 0] = 1.0
     assert isinstance(gpt.blocks, tuple)
-    assert dataclasses.replace(gpt, blocks=list(gpt.blocks)) == gpt
+    from_list = dataclasses.replace(gpt, blocks=list(gpt.blocks))
+    assert from_list == gpt and isinstance(from_list.blocks, tuple)  # kept as a tuple: no block can be added
 
 
 def test_arrays_share_one_dtype():
@@ -197,12 +198,18 @@ def cross_entropy(gpt, tokens, targets):
     return -np.mean(np.log(np.take_along_axis(p, targets[..., None], axis=-1)))
 
 
-def test_loss_is_the_mean_cross_entropy():
+@pytest.mark.parametrize("head_scale", [1.0, 1e3])
+def test_loss_is_the_mean_cross_entropy(head_scale):
+    """Also for logits in the thousands, whose rows' maxima lie 800 apart here (exp overflows above 709)."""
     gpt = random_gpt(seed=11)
+    gpt = dataclasses.replace(gpt, ln_f_w=gpt.ln_f_w * head_scale, ln_f_b=gpt.ln_f_b * head_scale)
     tokens, targets = tokens_from(12, 7, 3, 5), tokens_from(13, 7, 3, 5)
     loss, _ = gpt.loss_and_grads(tokens, targets)
     assert isinstance(loss, float)
-    assert abs(loss - cross_entropy(gpt, tokens, targets)) < 1e-12
+    logits = gpt(tokens)  # -log softmax(logits)[target] = log sum exp(logits) - logits[target]
+    target_logits = np.take_along_axis(logits, targets[..., None], axis=-1)[..., 0]
+    expected = np.mean(np.logaddexp.reduce(logits, axis=-1) - target_logits)
+    assert abs(loss - expected) < 1e-12 * head_scale
 
 
 def test_loss_of_an_untrained_model_is_about_log_vocab():
@@ -337,13 +344,15 @@ def test_greedy_takes_the_most_likely_token():
     tokens = gpt.generate(np.array([1, 4]), 3, temperature=0)
     for t in range(2, 5):
         assert tokens[t] == np.argmax(gpt(tokens[:t])[-1])
-    np.testing.assert_array_equal(gpt.generate(np.array([1, 4]), 3, temperature=5.0, top_k=1, rng=0), tokens)
+    # at a temperature of 1000 every token is about as likely: top_k=1 alone makes the draws greedy
+    np.testing.assert_array_equal(gpt.generate(np.array([1, 4]), 3, temperature=1e3, top_k=1, rng=0), tokens)
 
 
 def test_sampling_is_reproducible_with_a_seed_and_varies_without():
     gpt = random_gpt(vocab=11, n_ctx=30, seed=27)
     first = gpt.generate(np.array([0]), 29, rng=28)
     np.testing.assert_array_equal(first, gpt.generate(np.array([0]), 29, rng=np.random.default_rng(28)))
+    np.testing.assert_array_equal(first, gpt.generate(np.array([0]), 29, temperature=1.0, rng=28))  # the default
     assert not np.array_equal(first, gpt.generate(np.array([0]), 29, rng=29))
 
 
@@ -442,6 +451,17 @@ def test_from_pretrained_reads_what_save_pretrained_writes(tmp_path):
         assert GPT.from_pretrained(str(folder)) == gpt
 
 
+def test_from_pretrained_takes_transformers_defaults(tmp_path):
+    """A config.json without activation_function and with n_inner null means gelu_new and d_ff = 4 n_embd."""
+    pytest.importorskip("safetensors", reason="pip install selfattn[gpt2]")
+    gpt = random_gpt(d_model=4, d_ff=16, seed=42)  # activation gelu_tanh, transformers' gelu_new
+    save_gpt2(gpt, tmp_path, {"n_inner": None})
+    config = json.loads((tmp_path / "config.json").read_text())
+    del config["activation_function"]
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    assert GPT.from_pretrained(tmp_path) == gpt
+
+
 def test_from_pretrained_keeps_the_files_dtype_and_reads_the_hub_s_names(tmp_path):
     pytest.importorskip("safetensors", reason="pip install selfattn[gpt2]")
     gpt = _cast_gpt(random_gpt(seed=41), np.float32)
@@ -455,6 +475,10 @@ def test_from_pretrained_keeps_the_files_dtype_and_reads_the_hub_s_names(tmp_pat
     arrays |= {"h.0.attn.bias": np.ones((1, 1, 6, 6), np.float32), "lm_head.weight": gpt.wte}
     save_file(arrays, tmp_path / "model.safetensors")
     assert GPT.from_pretrained(tmp_path) == gpt
+    del arrays["h.1.ln_2.bias"]  # an error names the array as the file does
+    save_file(arrays, tmp_path / "model.safetensors")
+    with pytest.raises(ValueError, match=r"^model.safetensors must hold h.1.ln_2.bias \(config.json has n_layer=2\)"):
+        GPT.from_pretrained(tmp_path)
 
 
 def _cast_gpt(gpt, dtype):
@@ -492,7 +516,11 @@ def _cast_gpt(gpt, dtype):
             {},
             r"must hold only what config.json describes; got also transformer.h.1.attn.c_attn.bias, transformer.h.1",
         ),
-        ({}, {"lm_head.weight": np.ones((7, 4))}, r"lm_head.weight in model.safetensors must equal wte.weight"),
+        (
+            {},
+            {"lm_head.weight": np.ones((7, 4))},
+            r"^lm_head.weight in model.safetensors must equal wte.weight \(GPT-2's head is tied\); it does not$",
+        ),
     ],
 )
 def test_from_pretrained_names_what_is_wrong_in_the_files(config, arrays, message, tmp_path):
@@ -520,5 +548,7 @@ def test_from_pretrained_without_safetensors_says_how_to_install_it(tmp_path, mo
     (tmp_path / "model.safetensors").write_bytes(b"")
     monkeypatch.setitem(sys.modules, "safetensors", None)  # import safetensors fails, as when not installed
     monkeypatch.setitem(sys.modules, "safetensors.numpy", None)
-    with pytest.raises(ImportError, match=r"the safetensors package: pip install selfattn\[gpt2\]$"):
+    with pytest.raises(
+        ImportError, match=r"^GPT.from_pretrained reads .* the safetensors package: pip install selfattn\[gpt2\]$"
+    ):
         GPT.from_pretrained(tmp_path)
