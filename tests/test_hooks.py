@@ -2,6 +2,7 @@
 count, and what the build cache runs again."""
 
 import base64
+import contextlib
 import io
 import json
 import logging
@@ -52,12 +53,8 @@ def test_a_page_splits_into_prose_and_code_without_prompts():
 
 def test_a_doctest_that_raises_prints_its_error_in_the_notebook():
     code = pages.code_of(">>> int('two')\nTraceback (most recent call last):\n...\nValueError: nope\n")
-    out = io.StringIO()
-    sys.stdout, saved = out, sys.stdout
-    try:
+    with contextlib.redirect_stdout(io.StringIO()) as out:
         exec(code, {})
-    finally:
-        sys.stdout = saved
     assert out.getvalue() == "ValueError: invalid literal for int() with base 10: 'two'\n"
 
 
@@ -305,32 +302,6 @@ import matplotlib.pyplot as plt
 {code}
 ```
 """
-
-
-@pytest.fixture
-def project(tmp_path, monkeypatch):
-    """A small site with two pages that draw, the second from a data file, and a
-    ``selfattn/`` of its own, its build cache in ``cache/``."""
-    (tmp_path / "docs").mkdir()
-    (tmp_path / "selfattn").mkdir()
-    (tmp_path / "selfattn" / "__init__.py").write_text("ONE = 1\n")
-    (tmp_path / "docs" / "a.md").write_text(DRAWING_PAGE.format(title="Page a", code="x = 1"))
-    (tmp_path / "docs" / "b.md").write_text(DRAWING_PAGE.format(title="Page b", code='x = open("data.json").read()'))
-    (tmp_path / "docs" / "data.json").write_text("[1]")
-    monkeypatch.setenv("SELFATTN_BUILD_CACHE", str(tmp_path / "cache"))
-    return tmp_path
-
-
-def configure(folder, hook, plugins=()):
-    """The small site's config, with ``docs/hooks/<hook>.py`` as its hook, and that hook's
-    module as MkDocs loaded it. The tests below send it MkDocs' events one by one."""
-    (folder / "mkdocs.yml").write_text(
-        json.dumps({"site_name": "A small site", "hooks": [str(HOOKS / f"{hook}.py")], "plugins": list(plugins)})
-    )
-    config = load_config(str(folder / "mkdocs.yml"))
-    return config, config.hooks[str(HOOKS / f"{hook}.py")]
-
-
 FAKE_DRAWING = """import base64, json, sys
 png = base64.b64encode(b"png").decode()
 for page, code in json.load(sys.stdin):
@@ -338,41 +309,53 @@ for page, code in json.load(sys.stdin):
 """
 
 
-def drawn_by_a_build(folder, monkeypatch, caplog):
-    """The pages hook run as a build runs it, with a drawing process that draws nothing:
-    the pages it was asked to draw."""
-    config, hook = configure(folder, "pages")
-    (folder / "draw.py").write_text(FAKE_DRAWING)
-    monkeypatch.setattr(hook, "DRAW_FIGURES", folder / "draw.py")
+@pytest.fixture
+def build(tmp_path, monkeypatch, caplog):
+    """A small site: two pages that draw, the second from a data file, a ``selfattn/`` of its
+    own, its build cache in ``cache/``, and a drawing process that draws nothing. Returns a
+    function that sends the pages hook MkDocs' events as a build does and returns the pages
+    it asked to draw."""
+    for path, text in {
+        "mkdocs.yml": json.dumps({"site_name": "A small site", "plugins": [], "hooks": [str(HOOKS / "pages.py")]}),
+        "selfattn/__init__.py": "ONE = 1\n",
+        "docs/a.md": DRAWING_PAGE.format(title="Page a", code="x = 1"),
+        "docs/b.md": DRAWING_PAGE.format(title="Page b", code='x = open("data.json").read()'),
+        "docs/data.json": "[1]",
+        "draw.py": FAKE_DRAWING,
+    }.items():
+        (tmp_path / path).parent.mkdir(exist_ok=True)
+        (tmp_path / path).write_text(text)
+    monkeypatch.setenv("SELFATTN_BUILD_CACHE", str(tmp_path / "cache"))
     caplog.set_level(logging.INFO, logger="mkdocs.hooks.pages")
-    caplog.clear()
-    files = config.plugins.on_files(get_files(config), config=config)
-    for file in files.documentation_pages():
-        markdown = config.plugins.on_page_markdown(
-            file.content_string, page=SimpleNamespace(file=file), config=config, files=files
-        )
-        assert "-light.png#only-light)" in markdown and "-dark.png#only-dark)" in markdown
-    config.plugins.on_post_build(config=config)
-    drawing = re.search(r"Drawing the figures of (.*) \(not in the build cache\)", caplog.text)
-    return drawing[1].split(", ") if drawing else []
+
+    def run():
+        config = load_config(str(tmp_path / "mkdocs.yml"))
+        monkeypatch.setattr(config.hooks[str(HOOKS / "pages.py")], "DRAW_FIGURES", tmp_path / "draw.py")
+        caplog.clear()
+        files = config.plugins.on_files(get_files(config), config=config)
+        for file in files.documentation_pages():
+            page = SimpleNamespace(file=file)
+            markdown = config.plugins.on_page_markdown(file.content_string, page=page, config=config, files=files)
+            assert "-light.png#only-light)" in markdown and "-dark.png#only-dark)" in markdown
+        config.plugins.on_post_build(config=config)
+        drawing = re.search(r"Drawing the figures of (.*) \(not in the build cache\)", caplog.text)
+        return drawing[1].split(", ") if drawing else []
+
+    return run
 
 
-def test_figures_are_drawn_again_only_when_the_code_that_draws_them_changes(project, monkeypatch, caplog):
-    docs, package = project / "docs", project / "selfattn" / "__init__.py"
-    assert drawn_by_a_build(project, monkeypatch, caplog) == ["a.md", "b.md"]
-    assert drawn_by_a_build(project, monkeypatch, caplog) == []  # nothing changed
+def test_figures_are_drawn_again_only_when_the_code_that_draws_them_changes(build, tmp_path, monkeypatch):
+    docs = tmp_path / "docs"
+    assert build() == ["a.md", "b.md"]
+    assert build() == []  # nothing changed
     (docs / "a.md").write_text(DRAWING_PAGE.format(title="Page a, reworded", code="x = 1"))
-    assert drawn_by_a_build(project, monkeypatch, caplog) == []  # prose
+    assert build() == []  # prose
     (docs / "a.md").write_text(DRAWING_PAGE.format(title="Page a", code="x = 2"))
-    assert drawn_by_a_build(project, monkeypatch, caplog) == ["a.md"]  # code: that page only
+    assert build() == ["a.md"]  # code: that page only
     (docs / "data.json").write_text("[2]")
-    assert drawn_by_a_build(project, monkeypatch, caplog) == ["b.md"]  # the data a page reads
-    package.write_text("ONE = 1.0\n")
-    assert drawn_by_a_build(project, monkeypatch, caplog) == ["a.md", "b.md"]  # selfattn: every page
-    assert len(list((project / "cache" / "figures").glob("*.json"))) == 2  # one result per page
+    assert build() == ["b.md"]  # the data a page reads
+    (tmp_path / "selfattn" / "__init__.py").write_text("ONE = 1.0\n")
+    assert build() == ["a.md", "b.md"]  # selfattn: every page
+    assert len(json.loads((tmp_path / "cache" / "figures.json").read_text())) == 2  # one result per page
     monkeypatch.setenv("SELFATTN_BUILD_CACHE", "off")  # as the tests build the site
-    assert (
-        drawn_by_a_build(project, monkeypatch, caplog)
-        == drawn_by_a_build(project, monkeypatch, caplog)
-        == ["a.md", "b.md"]
-    )
+    assert build() == build() == ["a.md", "b.md"]

@@ -24,6 +24,7 @@ import posixpath
 import re
 import subprocess
 import sys
+import textwrap
 from importlib.metadata import version
 from pathlib import Path
 from urllib.parse import urljoin
@@ -36,7 +37,13 @@ from sybil import Document
 from sybil.parsers.markdown import PythonCodeBlockParser
 
 # ``!!! note "Title"``, ``??? success "Solution"``: an admonition's first line.
-ADMONITION = re.compile(r'^(?P<indent>[ \t]*)(?:!!!|\?\?\?\+?)[ \t]+(?P<kind>[\w-]+)(?: +"(?P<title>[^"]*)")?[ \t]*$')
+ADMONITION = re.compile(
+    r'^(?P<indent>[ \t]*)(?:!!!|\?\?\?\+?)[ \t]+(?P<kind>[\w-]+)(?:[ \t]+"(?P<title>[^"]*)")?[ \t]*$'
+)
+# A figure's collapsed code: the admonition, and the lines below it that are blank or indented further.
+CODE_FOR_FIGURE = re.compile(
+    r'^(?P<indent>[ \t]*)\?\?\?\+? [\w-]+ "Code for this figure"\n(?:[ \t]*\n|(?P=indent)[ \t]+.*\n)*', re.MULTILINE
+)
 SNIPPET = re.compile(r'^(?P<indent>[ \t]*)--8<-- "(?P<path>[^"]+)"[ \t]*$', re.MULTILINE)  # a diagram
 LINK = re.compile(r"(?<=\]\()[^)\s]+(?=\))")
 TITLE = re.compile(r"^# .*$", re.MULTILINE)
@@ -48,34 +55,28 @@ figures = None  # this build's Figures
 
 
 def python_blocks(markdown):
-    """The Python blocks Sybil runs, in order, as ``(start, end, source)``: where each sits in
-    ``markdown``, and its source at the margin."""
+    """The Python blocks Sybil runs, as ``(start, end, source at the margin)``."""
     regions = PythonCodeBlockParser().codeblock_parser(Document(markdown, "page.md"))
     return [(region.start, region.end, str(region.parsed)) for region in regions]
 
 
 def code_of(block, catch=True):
-    """The Python a block runs: a doctest's (it starts with ``>>>``) without prompts or output.
-    With ``catch``, an example that shows a traceback becomes a ``try`` that prints the
-    error, so a notebook runs to the end; a copy button's code (``catch=False``) raises."""
+    """The Python a block runs: a doctest (``>>>``) without prompts or output. With ``catch``,
+    an example that shows a traceback prints it instead, so that a notebook runs to the end."""
     if not block.startswith(">>>"):
         return block
-    sources = []
-    for example in doctest.DocTestParser().get_examples(block):
-        if example.exc_msg is None or not catch:
-            sources.append(example.source)
-        else:
-            body = "".join("    " + line for line in example.source.splitlines(keepends=True))
-            sources.append(
-                f'try:\n{body}except Exception as error:\n    print(f"{{type(error).__name__}}: {{error}}")\n'
-            )
-    return "".join(sources)
+    examples = doctest.DocTestParser().get_examples(block)
+    show = 'except Exception as error:\n    print(f"{type(error).__name__}: {error}")\n'
+    return "".join(
+        "try:\n" + textwrap.indent(example.source, "    ") + show if example.exc_msg and catch else example.source
+        for example in examples
+    )
 
 
 def split_page(markdown):
-    """The page as ``("markdown" | "code", text)`` pieces, for its notebook: doctests made
-    plain code, admonitions unwrapped (Jupyter has none): the title in bold, the body at
-    the margin, so that a solution's code is a cell and its prose is not shown as code."""
+    """The page as ``("markdown" | "code", text)`` pieces, doctests made plain code and
+    admonitions unwrapped (the title in bold, the body at the margin): a solution's code is a
+    cell, and its prose is not shown as code."""
     lines, body = [], None  # body: the indentation of the admonition being unwrapped
     for line in markdown.split("\n"):
         if body is not None and line.strip() and not line.startswith(body):
@@ -96,8 +97,7 @@ def split_page(markdown):
 
 
 def published(target, page_uri, files, site_url):
-    """A link of the page ``page_uri`` as its address on the published site (MkDocs' own
-    ``File.url``); addresses, anchors and paths from the root stay as they are."""
+    """A link of the page ``page_uri`` as an address on the published site (``File.url``)."""
     if re.match(r"[a-zA-Z][a-zA-Z0-9+.-]*:|[#/]", target):
         return target
     path, hash_, anchor = target.partition("#")
@@ -106,8 +106,8 @@ def published(target, page_uri, files, site_url):
 
 
 def for_notebook(markdown, page_uri, files, config):
-    """A Markdown cell as a downloaded notebook needs it: links pointing at the published
-    site, and a diagram included from ``docs/`` as an image of it, its ``<title>`` as alt."""
+    """A Markdown cell with links to the published site, and a diagram included from
+    ``docs/`` as an image of it there, its ``<title>`` as alt text."""
 
     def image(match):
         svg = Path(config["docs_dir"], match["path"]).read_text(encoding="utf-8")
@@ -170,12 +170,14 @@ def cache_key(code, config):
 
 class Figures:
     """Each page's figures, for each block ``[label, light PNG, dark PNG]`` (base64): from the
-    cache, or drawn by ``draw_figures.py`` in a process started here, and then cached."""
+    cache, or drawn by ``draw_figures.py`` in a process started here."""
 
     def __init__(self, code, config):
-        self.cache = cache_folder(config) / "figures" if cache_folder(config) else None
+        folder = cache_folder(config)
+        self.cache = folder / "figures.json" if folder else None
+        cached = json.loads(self.cache.read_text()) if self.cache and self.cache.is_file() else {}
         self.keys = {page: cache_key(blocks, config) for page, blocks in code.items()}
-        self.drawn = {page: self.cached(key) for page, key in self.keys.items()}
+        self.drawn = {page: cached.get(key) for page, key in self.keys.items()}
         jobs = [(page, code[page]) for page, figures in self.drawn.items() if figures is None]
         self.process = None
         if jobs:
@@ -184,10 +186,6 @@ class Figures:
             self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
             self.process.stdin.write(json.dumps(jobs))
             self.process.stdin.close()
-
-    def cached(self, key):
-        path = self.cache / f"{key}.json" if self.cache else None
-        return json.loads(path.read_text()) if path and path.is_file() else None
 
     def of(self, page):
         """The page's figures; None for a page that draws none."""
@@ -199,25 +197,22 @@ class Figures:
             if "error" in drawn:
                 raise PluginError(drawn["error"])
             self.drawn[drawn["page"]] = drawn["figures"]
-            if self.cache:
-                self.cache.mkdir(parents=True, exist_ok=True)
-                partial = self.cache / f"{os.getpid()}.tmp"
-                partial.write_text(json.dumps(drawn["figures"]))
-                partial.replace(self.cache / f"{self.keys[drawn['page']]}.json")  # whole or not at all
         return self.drawn.get(page)
 
-    def stop(self):
+    def close(self):
+        """Stop the drawing process; keep what this build drew, and nothing else, in the cache."""
         if self.process:
             with self.process:  # which closes its pipes and waits for it
                 self.process.kill()
-
-    def forget_unused(self):
-        for path in self.cache.glob("*.json") if self.cache else []:
-            if path.stem not in self.keys.values():
-                path.unlink()
+        if self.cache:
+            self.cache.parent.mkdir(parents=True, exist_ok=True)
+            partial = self.cache.with_suffix(f".{os.getpid()}.tmp")
+            partial.write_text(json.dumps({self.keys[page]: drawn for page, drawn in self.drawn.items() if drawn}))
+            partial.replace(self.cache)  # whole or not at all
 
 
 def on_config(config):
+    """mkdocs-jupyter keeps the notebook pages it runs in our cache, and is off with it."""
     cache = cache_folder(config)
     config.plugins["mkdocs-jupyter"].config.update(
         cache=cache is not None, cache_dir=str(cache / "mkdocs-jupyter") if cache else ""
@@ -264,18 +259,11 @@ def add_images(name, light, dark, config, files):
 
 def figure_place(markdown, start, end):
     """Where the figures of the block at ``markdown[start:end]`` go, as ``(indent, offset)``:
-    below the block (in its admonition), or below a collapsed "Code for this figure", in view."""
-    indent = re.match(r"[ \t]*", markdown[start:])[0]
-    heads = [ADMONITION.match(line) for line in reversed(markdown[:start].splitlines())]
-    head = next((head for head in heads if head and len(head["indent"]) < len(indent)), None)
-    if head is None or head["title"] != "Code for this figure":
-        return indent, end
-    offset = end
-    for line in markdown[end:].splitlines(keepends=True):
-        if line.strip() and len(line) - len(line.lstrip()) <= len(head["indent"]):
-            break
-        offset += len(line)
-    return head["indent"], offset
+    below the block (in its admonition, if any), or below a collapsed "Code for this figure"."""
+    for code in CODE_FOR_FIGURE.finditer(markdown):
+        if code.start() < start < code.end():
+            return code["indent"], code.end()
+    return re.match(r"[ \t]*", markdown[start:])[0], end
 
 
 def on_page_markdown(markdown, page, config, files):
@@ -288,14 +276,15 @@ def on_page_markdown(markdown, page, config, files):
         return posixpath.relpath(target, posixpath.dirname(uri) or ".")
 
     blocks = python_blocks(markdown)
+    drawn = figures.of(uri) or [[] for _ in blocks]
     out, at = [], 0
-    for number, ((start, end, _), drawn) in enumerate(zip(blocks, figures.of(uri) or [[]] * len(blocks), strict=True)):
-        if drawn:
+    for number, ((start, end, _), block_figures) in enumerate(zip(blocks, drawn, strict=True), start=1):
+        if block_figures:
             indent, place = figure_place(markdown, start, end)
             out.append(markdown[at:place])
-            for index, (label, light, dark) in enumerate(drawn, start=1):
+            for index, (label, light, dark) in enumerate(block_figures, start=1):
                 alt = re.sub(r"([\\\[\]])", r"\\\1", label)  # cannot end the Markdown image early
-                for scheme, image in add_images(f"figures/{uri[:-3]}-{number + 1}-{index}", light, dark, config, files):
+                for scheme, image in add_images(f"figures/{uri[:-3]}-{number}-{index}", light, dark, config, files):
                     out.append(f"\n\n{indent}![{alt}]({link(image)}#only-{scheme})")
             out.append("\n\n" if place > end else "")  # below collapsed code: a paragraph of its own
             at = place
@@ -304,9 +293,7 @@ def on_page_markdown(markdown, page, config, files):
         f"\n\n[Download this page as a Jupyter notebook]({link(notebook_uri(uri))})"
         f'{{ download="{posixpath.basename(notebook_uri(uri))}" .notebook-download }}\n'
     )
-    title = TITLE.search(markdown)
-    at = title.end() if title else 0
-    return markdown[:at] + download + markdown[at:]
+    return TITLE.sub(lambda title: title[0] + download, markdown, count=1)
 
 
 def on_page_content(content, page, config, files):
@@ -338,10 +325,9 @@ def on_page_content(content, page, config, files):
 
 
 def on_post_build(config):
-    figures.stop()
-    figures.forget_unused()
+    figures.close()
 
 
 def on_build_error(error):
     if figures:
-        figures.stop()
+        figures.close()
