@@ -270,22 +270,21 @@ def check_fits(page):
     if scroll_width > PHONE["width"]:
         culprits = ", ".join(page.evaluate(_WIDE_JS, PHONE["width"]))
         problems.append(f"page is {scroll_width} px wide at a {PHONE['width']}-px viewport; too wide: {culprits}")
-    page.set_viewport_size(DESKTOP)
     return problems
 
 
 # -- accessibility: axe-core ---------------------------------------------------------------
 
 AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]  # WCAG 2.1 A and AA, as axe tags them
-# The rules whose verdict a colour scheme can change, each checking only elements of a new look.
-COLOUR_RULES = {"color-contrast": "[data-look]", "link-in-text-block": "a[href][data-look]"}
 # axe's colour rules cost time in proportion to the whole page for every element they check
 # (ten seconds for a page of highlighted code). An element's contrast is a matter of how it
 # looks: its text's colour, size and weight, and every background and opacity down to the
 # first opaque one (and for a link, the colour of the text around it). So the colour rules
-# check one element of each look, fully in view where there is one (marked ``data-look``,
-# anew in each scheme); every other rule checks every element.
-_LOOKS_JS = """() => {
+# check one element of each look, fully in view where there is one (marked ``data-look``),
+# and only the looks that have not passed already on a page this process checked.
+COLOUR_RULES = {"color-contrast": "[data-look]", "link-in-text-block": "a[href][data-look]"}
+PASSED_LOOKS = set()
+_LOOKS_JS = """passed => {
   const looks = new Map(), inView = e => e.getBoundingClientRect().right <= innerWidth;
   const look = e => { const s = getComputedStyle(e), parts = [e.tagName === "A", s.color, s.fontSize, s.fontWeight];
     for (let a = e; a; a = a.parentElement) { const t = getComputedStyle(a);
@@ -299,7 +298,9 @@ _LOOKS_JS = """() => {
   document.querySelectorAll("a[href]").forEach(a => a.getClientRects().length
     && looks.set(`a ${look(a)} ${getComputedStyle(a.parentElement).color}`, a));
   document.querySelectorAll("[data-look]").forEach(e => e.removeAttribute("data-look"));
-  looks.forEach(e => e.setAttribute("data-look", ""));
+  const known = new Set(passed), fresh = [...looks].filter(([key]) => !known.has(key));
+  fresh.forEach(([, e]) => e.setAttribute("data-look", ""));
+  return fresh.map(([key]) => key);
 }"""
 AXE_SCRIPT = Axe().axe_script  # axe-core, as axe-playwright-python ships it
 _AXE_SETUP = """rules => { document.querySelectorAll("details:not([open])").forEach(d => { d.open = true; });
@@ -315,9 +316,13 @@ def audit(page, scheme="light"):
     if not page.evaluate("() => 'axe' in window"):
         page.evaluate(AXE_SCRIPT)
         page.evaluate(_AXE_SETUP, COLOUR_RULES)
-    page.evaluate(_LOOKS_JS)
+    looks = page.evaluate(_LOOKS_JS, list(PASSED_LOOKS))
+    if scheme == "dark" and not looks:
+        return []
     rules = {"type": "tag", "values": AXE_TAGS} if scheme == "light" else {"type": "rule", "values": list(COLOUR_RULES)}
     found = page.evaluate("options => axe.run(document, options)", {"runOnly": rules, "resultTypes": ["violations"]})
+    if not any(v["id"] in COLOUR_RULES for v in found["violations"]):
+        PASSED_LOOKS.update(looks)
     return [
         {"rule": v["id"], "impact": v["impact"], "nodes": len(v["nodes"]), "example": example(v["nodes"][0])}
         for v in found["violations"]
