@@ -29,8 +29,8 @@ test: $(STAMP)  ## every test: unit, docs, docstrings, notebooks, build, browser
 build: $(STAMP)  ## the site into site/
 	$(BIN)/mkdocs build --strict
 
-screenshots: $(STAMP)  ## full-page PNGs of every page, light and dark, in screenshots/
-	$(BIN)/python tests/screenshots.py screenshots
+screenshots: $(STAMP)  ## full-page PNGs of every page, light and dark, in screenshots/ (and every browser check)
+	SELFATTN_SCREENSHOTS=$(CURDIR)/screenshots $(BIN)/python -m pytest -p no:randomly tests/test_browser.py -k test_page
 
 $(VENV)/.bench-installed: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[test,bench]'

@@ -1,5 +1,5 @@
-"""The site's pages as Chromium shows them, for ``tests/test_browser.py`` and
-``tests/screenshots.py``: a server, a recorded visit, and the checks. Each check takes an
+"""The site's pages as Chromium shows them, for ``tests/test_browser.py``: a server, a
+recorded visit, and the checks. Each check takes an
 open Playwright page and returns the problems it found (none: the page passed), so a test
 can also feed it a deliberately broken page and watch it fail.
 """
@@ -9,6 +9,7 @@ import http.server
 import json
 import re
 import threading
+from collections import Counter
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -22,7 +23,7 @@ SEARCH_INDEX = "search/search_index.json"  # Material's, loaded by every page
 class SiteServer(http.server.ThreadingHTTPServer):
     """``with SiteServer(site, "/selfattn/") as server:`` serves the folder ``site`` at
     ``server.base_url``, and ``404.html`` with status 404 for an unknown address, as a
-    static host does. Material's search indexes the whole site on every page it opens (0.4
+    static host does. Material's search indexes the whole site on every page it opens (0.3
     CPU-s a page): the server sends the index without its documents, and
     ``search_index_bytes`` is the real one's size."""
 
@@ -32,9 +33,7 @@ class SiteServer(http.server.ThreadingHTTPServer):
         self.site, self.prefix = Path(site), prefix
         index = self.site / SEARCH_INDEX
         self.search_index_bytes = index.stat().st_size if index.is_file() else 0
-        self.search_index = (
-            json.dumps({**json.loads(index.read_text()), "docs": []}).encode() if index.is_file() else b""
-        )
+        self.search_index = json.dumps({**json.loads(index.read_text()), "docs": []}) if index.is_file() else None
         super().__init__(("127.0.0.1", 0), functools.partial(_Handler, directory=str(site)))
         self.base_url = f"http://127.0.0.1:{self.server_address[1]}{prefix}"
 
@@ -57,7 +56,7 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
 
     def do_GET(self):
         if urlsplit(self.path).path.endswith(SEARCH_INDEX) and self.server.search_index:
-            return self.send_body(200, self.server.search_index, "application/json")
+            return self.send_body(200, self.server.search_index.encode(), "application/json")
         return super().do_GET()
 
     def translate_path(self, path):
@@ -87,14 +86,20 @@ class Visit:
         self.page, self.url, self.status, self.search_index_bytes = page, url, status, search_index_bytes
         self.problems, self.sizes = [], {}
         self.origin = "{0.scheme}://{0.netloc}/".format(urlsplit(url))
+        self.handlers = {
+            "request": self.on_request,
+            "requestfailed": lambda r: self.problems.append(f"request failed: {r.url} ({r.failure})"),
+            "response": self.on_response,
+            "console": self.on_console,
+            "pageerror": lambda error: self.problems.append(f"uncaught {error}"),
+        }
 
     def on_request(self, request):
         if not request.url.startswith((self.origin, "data:", "blob:", "about:")):
             self.problems.append(f"request to another host: {request.url}")
 
     def on_response(self, response):
-        expected = self.status if response.url == self.url else 200
-        if response.status >= 400 and response.status != expected:
+        if response.status >= 400 and response.status != (self.status if response.url == self.url else 200):
             self.problems.append(f"HTTP {response.status}: {response.url}")
         size = int(response.headers.get("content-length", 0))
         self.sizes[response.url] = self.search_index_bytes if response.url.endswith(SEARCH_INDEX) else size
@@ -105,13 +110,6 @@ class Visit:
             self.problems.append(f"console error: {message.text}")
 
     def __enter__(self):
-        self.handlers = {
-            "request": self.on_request,
-            "requestfailed": lambda r: self.problems.append(f"request failed: {r.url} ({r.failure})"),
-            "response": self.on_response,
-            "console": self.on_console,
-            "pageerror": lambda error: self.problems.append(f"uncaught {error}"),
-        }
         for event, handler in self.handlers.items():
             self.page.on(event, handler)
         response = self.page.goto(self.url, wait_until="load")
@@ -172,7 +170,7 @@ def check_math(page):
 
 
 _IMAGES_JS = """() => [...document.querySelectorAll("img")].map(img => ({src: img.getAttribute("src") || "",
-  alt: img.getAttribute("alt"), loaded: img.complete && img.naturalWidth > 0,
+  alt: (img.getAttribute("alt") || "").trim(), loaded: img.complete && img.naturalWidth > 0,
   shown: img.getClientRects().length > 0}))"""
 GENERIC_ALT = re.compile(
     r"^(image|img|picture|figure|plot|png|output)\b.{0,8}$|\.(png|jpe?g|gif|svg|webp)$"
@@ -187,8 +185,7 @@ def check_images(page, scheme="light"):
     scheme only."""
     problems = []
     for img in page.evaluate(_IMAGES_JS):
-        src = img["src"][:60] + ("..." if len(img["src"]) > 60 else "")
-        alt = (img["alt"] or "").strip()
+        src, alt = img["src"][:60] + ("..." if len(img["src"]) > 60 else ""), img["alt"]
         if not img["loaded"]:
             problems.append(f"image did not load: {src}")
         if len(alt) < 10 or GENERIC_ALT.search(alt):
@@ -199,50 +196,45 @@ def check_images(page, scheme="light"):
     return problems
 
 
-# Material's copy button (button.md-clipboard up to 9.6), and a notebook cell's. Material's
-# copies a selection with execCommand("copy"), which fires a copy event; a notebook cell's
-# calls navigator.clipboard.writeText. Both are caught on their way to the clipboard.
-COPY_BUTTON = 'button.md-clipboard, button[data-md-type="copy"], clipboard-copy'
-_COPY_JS = """async button => {
-  let text = null;
-  document.addEventListener("copy", () => { text = document.getSelection().toString(); }, {once: true});
-  navigator.clipboard.writeText = async copied => { text = copied; };
-  button.click();
-  for (let i = 0; i < 40 && text === null; i++) await new Promise(resolve => setTimeout(resolve, 25));
-  return {text, python: !button.closest("[class*=language-]:not(.language-python, .language-pycon)")};
-}"""
+# Click each copy button of the content (Material's, button.md-clipboard up to 9.6, and a
+# notebook cell's) and catch what it copies on its way to the clipboard: Material's copies a
+# selection with execCommand("copy"), which fires a copy event; a notebook cell's calls
+# navigator.clipboard.writeText. Whether the block is Python (not a shell block, say).
+_COPY_JS = """async () => { const copies = [], buttons = ".md-clipboard, [data-md-type=copy], clipboard-copy";
+  for (const button of document.querySelectorAll(`.md-content :is(${buttons})`)) {
+    let text = null;
+    const caught = () => { text = document.getSelection().toString(); };
+    document.addEventListener("copy", caught, {once: true});
+    navigator.clipboard.writeText = async copied => { text = copied; };
+    button.click();
+    for (let i = 0; i < 40 && text === null; i++) await new Promise(resolve => setTimeout(resolve, 25));
+    document.removeEventListener("copy", caught);
+    copies.push([text, !button.closest("[class*=language-]:not(.language-python, .language-pycon)")]);
+  }
+  return copies; }"""
 
 
 def copy_every_block(page):
     """Click every copy button of the content, in order. Returns ``(problems, copied)``: a
     button that copied nothing, or copied ``>>>`` prompts, is a problem; ``copied`` is what
-    the buttons of Python code copied (not those of a shell block, say), one text each."""
+    the buttons of Python code copied, one text each."""
     problems, copied = [], []
-    for button in page.locator(f".md-content :is({COPY_BUTTON})").element_handles():
-        copy = button.evaluate(_COPY_JS)
-        text = copy["text"]
+    for text, python in page.evaluate(_COPY_JS):
         if text is None:
             problems.append("a copy button put nothing on the clipboard")
         elif re.search(r"^>>>( |$)", text, re.MULTILINE):
             problems.append(f"copied text holds '>>>' prompts: {text[:60]!r}")
-        elif copy["python"]:
+        elif python:
             copied.append(text)
     return problems, copied
 
 
+# The first line of each code block (or notebook output) that scrolls sideways, and by how much.
 _SCROLLING_CODE_JS = """() => [...document.querySelectorAll(".md-content pre")].flatMap(pre => {
   const box = [pre, pre.querySelector(":scope > code")].find(e => e && e.scrollWidth > e.clientWidth + 1);
   const first = box && box.textContent.trim().split("\\n")[0].slice(0, 50);
   return box ? [`${first} (${box.scrollWidth - box.clientWidth} px)`] : [];
 })"""
-
-
-def scrolling_code(page):
-    """The code blocks (and notebook outputs) that scroll sideways at the page's width:
-    the first line of each and by how much it is too wide."""
-    return page.evaluate(_SCROLLING_CODE_JS)
-
-
 # What sticks out of the page at its width with no box around it that scrolls (the innermost
 # such elements); and each diagram drawn at less than 80% of its size, its text too small.
 _WIDE_JS = """width => {
@@ -334,20 +326,25 @@ def example(node):
     return f"{' '.join(map(str, node['target']))}: {''.join(why)}"[:300]
 
 
-def inspect_page(page, url, status=200, search_index_bytes=0, dark=True):
+def inspect_page(page, url, status=200, search_index_bytes=0, dark=True, screenshots=None):
     """Open ``url`` in ``page`` and run every check: no console error, failed request or
     request to another host; every formula MathML, no TeX left in the text; every image
     loaded, with an alt text; code blocks that fit a desktop; axe-core in light and (with
     ``dark``, through the palette toggle) in dark, each figure shown in its scheme only;
     what the copy buttons copy; and at a phone's width nothing wider than the page and no
-    diagram shrunk. Returns {check: problems}, with the copies and the page's weight."""
+    diagram shrunk. Returns {check: problems}, with the copies and the page's weight. With
+    ``screenshots`` (a path without its end), a full-page PNG of each scheme at a desktop's
+    width, the collapsed solutions open: ``<screenshots>-light.png``, ``-dark.png``."""
     page.set_viewport_size(DESKTOP)
     with Visit(page, url, status, search_index_bytes) as visit:
-        found = {"math": check_math(page), "images": check_images(page), "scrolling": scrolling_code(page)}
+        found = {"math": check_math(page), "images": check_images(page), "scrolling": page.evaluate(_SCROLLING_CODE_JS)}
         found["axe"] = audit(page)  # it opens the collapsed solutions, after the code was measured closed
-        if dark:
-            go_dark(page)
-            found["dark images"], found["dark axe"] = check_images(page, "dark"), audit(page, "dark")
+        for scheme in ("light", "dark") if dark else ("light",):
+            if scheme == "dark":
+                go_dark(page)
+                found["dark images"], found["dark axe"] = check_images(page, "dark"), audit(page, "dark")
+            if screenshots:
+                page.screenshot(path=f"{screenshots}-{scheme}.png", full_page=True)
         found["copy"], found["copied"] = copy_every_block(page)  # after axe: the buttons show a toast
         found["fits"] = check_fits(page)
     found["network"], found["bytes"] = visit.problems, visit.bytes
@@ -397,16 +394,11 @@ def tab_walk(page, most=600):
     for _ in range(most):
         page.keyboard.press("Tab")
         focus = page.evaluate(_FOCUS_JS)
-        if focus is None:
-            continue
-        if focus["walk"] in reached:
+        if focus and focus["walk"] in reached:
             break
-        if focus["walk"] is not None:
+        if focus and focus["walk"] is not None:
             reached.add(focus["walk"])
-        if not focus["visible"]:
+        if focus and not focus["visible"]:
             unseen.add(focus["what"])
-    kinds = {}
-    for control in controls:
-        kinds[control["kind"]] = kinds.get(control["kind"], 0) + 1
     unreached = [c["what"] for i, c in enumerate(controls) if str(i) not in reached]
-    return {"unreached": unreached, "unseen": sorted(unseen), "kinds": kinds}
+    return {"unreached": unreached, "unseen": sorted(unseen), "kinds": dict(Counter(c["kind"] for c in controls))}

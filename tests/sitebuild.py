@@ -5,8 +5,7 @@ build cache off (``SELFATTN_BUILD_CACHE=off``), so every page's code runs. ``loa
 imports a build hook of ``docs/hooks/`` as MkDocs does, for the tests that call its
 functions directly. ``page_url`` says where a page of ``docs/`` ends up.
 
-Used by the ``site`` fixture (``tests/conftest.py``), ``tests/screenshots.py`` and the
-hook and notebook tests.
+Used by the ``site`` fixture (``tests/conftest.py``) and the hook and notebook tests.
 """
 
 import importlib.util

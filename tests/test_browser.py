@@ -12,6 +12,7 @@ import ast
 import os
 import shutil
 import xml.etree.ElementTree as ET
+from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
 import browser as checks
@@ -106,7 +107,11 @@ def test_page(page, tab, server):
     """Every check of ``checks.inspect_page`` passes, in light and in dark; the copy buttons
     copy the page's code; a first visit weighs less than the limit."""
     url, status = urljoin(server.base_url, PAGES[page]), 404 if page == "404" else 200
-    found = checks.inspect_page(tab, url, status, server.search_index_bytes)
+    shots = os.environ.get("SELFATTN_SCREENSHOTS")  # make screenshots
+    if shots:
+        Path(shots).mkdir(parents=True, exist_ok=True)
+        shots = Path(shots, page.rsplit(".", 1)[0].replace("/", "-"))
+    found = checks.inspect_page(tab, url, status, server.search_index_bytes, screenshots=shots)
     checked = ("network", "math", "images", "dark images", "copy", "fits")
     problems = [f"{check}: {problem}" for check in checked for problem in found[check]]
     for audit in ("axe", "dark axe"):
