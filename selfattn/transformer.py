@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._checks import generator, head_size, overflow_checked, positive_int
+from ._checks import generator, overflow_checked, positive_int
 from ._frozen import Frozen
 from .activations import ACTIVATIONS
 from .gradients import _sum_rows, _weight_gradient
@@ -123,12 +123,9 @@ class TransformerBlock(Frozen):
             ``1 / sqrt(d_ff)``, so that each product keeps the scale of its input;
             ``ln1_w``, ``ln2_w`` ones; every bias zeros.
         """
-        d_model = positive_int(d_model, "d_model")
-        n_heads = positive_int(n_heads, "n_heads")
         d_ff = positive_int(d_ff, "d_ff")
-        head_size(d_model, n_heads)  # before drawing any weights
         rng = generator(rng)
-        attn = MultiHeadAttention.init(d_model, n_heads, rng=rng)
+        attn = MultiHeadAttention.init(d_model, n_heads, rng=rng)  # which checks d_model and n_heads
         ones, zeros = np.ones(d_model), np.zeros(d_model)
         return cls(
             attn=attn,
