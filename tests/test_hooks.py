@@ -217,7 +217,7 @@ def test_a_colour_map_colour_blind_readers_cannot_read_stops_the_page(drawn):
 
 @pytest.mark.parametrize(
     ("page", "error"),
-    [("no-label.md", "no-label.md: the figure of code block 1 has no label"), ("fails.md", "ZeroDivisionError")],
+    [("no-label.md", "no-label.md, code block 1: a figure has no label"), ("fails.md", "ZeroDivisionError")],
 )
 def test_a_figure_without_a_label_or_a_failing_block_stops_the_page(drawn, page, error):
     assert "figures" not in drawn[page]

@@ -63,27 +63,27 @@ def figures_of(page, code):
             with contextlib.redirect_stdout(io.StringIO()):  # the page's prints are for readers
                 exec(compile(block, where, "exec"), namespace)
         except Exception:
-            raise RuntimeError(f"{page}: code block {number} failed:\n{traceback.format_exc()}") from None
-        figures.append([])
-        for figure in map(plt.figure, plt.get_fignums()):
-            if not figure.get_label().strip():
-                raise RuntimeError(
-                    f"{page}: the figure of code block {number} has no label; give it one that "
-                    'describes the picture (plt.subplots(num="...")): it becomes the alt text'
-                )
-            for image in figure.findobj(lambda artist: hasattr(artist, "get_cmap") and artist.get_array() is not None):
-                name = image.get_cmap().name.removesuffix("_r")
-                if name not in COLOUR_BLIND_SAFE:
-                    raise RuntimeError(
-                        f"{where}: the colour map {name!r} is hard to read for colour-blind readers; "
-                        f"use one of {sorted(COLOUR_BLIND_SAFE)}"
-                    )
-            light = png(figure)
-            figure.set_layout_engine("none")  # the dark rendering keeps the light one's layout
-            for_dark_page(figure)
-            figures[-1].append([figure.get_label(), light, png(figure)])
+            raise RuntimeError(f"{where} failed:\n{traceback.format_exc()}") from None
+        figures.append([both_schemes(figure, where) for figure in map(plt.figure, plt.get_fignums())])
         plt.close("all")
     return figures
+
+
+def both_schemes(figure, where):
+    """A labelled figure with colour-blind-safe colour maps as ``[label, light, dark]``."""
+    if not figure.get_label().strip():
+        raise RuntimeError(f'{where}: a figure has no label; give it one that describes it (num="..."), its alt text')
+    mapped = figure.findobj(lambda artist: hasattr(artist, "get_cmap") and artist.get_array() is not None)
+    maps = {artist.get_cmap().name.removesuffix("_r") for artist in mapped}
+    if maps - COLOUR_BLIND_SAFE:
+        raise RuntimeError(
+            f"{where}: the colour map {min(maps - COLOUR_BLIND_SAFE)!r} is hard to read for colour-blind "
+            f"readers; use one of {sorted(COLOUR_BLIND_SAFE)}"
+        )
+    light = png(figure)
+    figure.set_layout_engine("none")  # the dark rendering keeps the light one's layout
+    for_dark_page(figure)
+    return [figure.get_label(), light, png(figure)]
 
 
 for page, code in json.load(sys.stdin):

@@ -1,8 +1,6 @@
-"""TeX as MathML, made at build time: browsers draw it natively, with no script, font or CDN.
-
-``pymdownx.arithmatex`` (generic mode) wraps a Markdown page's ``$...$`` and ``$$...$$`` as
-``<span class="arithmatex">\\(...\\)</span>`` and ``<div class="arithmatex">\\[...\\]</div>``;
-a notebook page's Markdown cells reach us from mkdocs-jupyter with their dollars.
+"""TeX as MathML, made at build time: browsers draw it with no script, font or CDN. The TeX
+comes from ``pymdownx.arithmatex`` (generic mode) on Markdown pages, and in dollars from a
+notebook page's Markdown cells.
 """
 
 import html

@@ -1,14 +1,9 @@
-"""Build-time extras for the pages with Python code.
-
-- Each Markdown page with ```python blocks gets a notebook, linked under its title: a cell
-  that installs selfattn, then the prose (admonitions unwrapped, links to the published
-  site) and each block as a code cell (a doctest without its prompts and output).
-- The figures a page's code leaves open are shown below the block that drew them (or below
-  its collapsed "Code for this figure"), a light and a dark rendering, the figure's label as
-  alt text; on a notebook page they replace the figures its kernel drew. ``draw_figures.py``
-  draws them in a second process while MkDocs reads the other pages, and they are kept in
-  ``.cache/build/`` (or ``$SELFATTN_BUILD_CACHE``; ``off`` when the tests build), with
-  mkdocs-jupyter's notebook pages, so that a prose edit runs no code.
+"""Build-time extras for the pages with Python code: each Markdown page's notebook, linked
+under its title, and the figures the code draws, below the block that draws them, in a light
+and a dark rendering (``draw_figures.py`` draws them in a second process while MkDocs reads
+the other pages). Those figures and mkdocs-jupyter's notebook pages are kept in
+``.cache/build/`` (``$SELFATTN_BUILD_CACHE``: another folder, or ``off`` as when the tests
+build), so that a prose edit runs no code.
 
 ``python_blocks`` asks Sybil which blocks count; ``code_of`` turns a doctest into plain code.
 """
