@@ -21,11 +21,9 @@ SEARCH_INDEX = "search/search_index.json"  # Material's, loaded by every page
 
 
 class SiteServer(http.server.ThreadingHTTPServer):
-    """``with SiteServer(site, "/selfattn/") as server:`` serves the folder ``site`` at
-    ``server.base_url``, and ``404.html`` with status 404 for an unknown address, as a
-    static host does. Material's search indexes the whole site on every page it opens (0.3
-    CPU-s a page): the server sends the index without its documents, and
-    ``search_index_bytes`` is the real one's size."""
+    """``with SiteServer(site, "/selfattn/") as server:`` serves ``site`` at ``server.base_url``
+    as a static host does (``404.html`` for an unknown address), but Material's search index
+    without its documents: indexing them costs 0.3 CPU-s a page."""
 
     daemon_threads = True
 
@@ -76,11 +74,9 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
 
 
 class Visit:
-    """``with Visit(page, url) as visit:`` opens ``url`` (until its load event) and records
-    what goes wrong on the network and in the console until the block ends, when it waits
-    for the network to be quiet (Material's late requests) and forgets the colour scheme a
-    check chose (the next page in this tab opens in the reader's). ``visit.problems`` then
-    lists what went wrong, and ``visit.bytes`` is what the page and all it loaded weigh."""
+    """``with Visit(page, url) as visit:`` opens ``url`` and records in ``visit.problems`` what
+    goes wrong on the network and in the console until the block ends, and in ``visit.bytes``
+    what the page and all it loaded weigh. At the end it forgets the scheme a check chose."""
 
     def __init__(self, page, url, status=200, search_index_bytes=0):
         self.page, self.url, self.status, self.search_index_bytes = page, url, status, search_index_bytes
@@ -129,8 +125,7 @@ class Visit:
 
 
 def go_dark(page):
-    """Switch the open page to Material's dark scheme (slate) with its palette toggle, as a
-    reader does: the page then looks as it does for a reader whose system asks for dark."""
+    """Switch the open page to Material's dark scheme (slate) with its palette toggle."""
     page.locator("[data-md-component=palette] label:visible").click()
     page.wait_for_function("() => document.body.dataset.mdColorScheme === 'slate'")
 
@@ -180,9 +175,8 @@ GENERIC_ALT = re.compile(
 
 
 def check_images(page, scheme="light"):
-    """Every image loaded and says what it shows in its alt text (10 characters or more);
-    a figure drawn for one colour scheme (``#only-light``, ``#only-dark``) shows in that
-    scheme only."""
+    """Every image loaded and says what it shows (10 characters or more); a figure drawn for
+    one colour scheme (``#only-light``, ``#only-dark``) shows in that scheme only."""
     problems = []
     for img in page.evaluate(_IMAGES_JS):
         src, alt = img["src"][:60] + ("..." if len(img["src"]) > 60 else ""), img["alt"]
@@ -215,9 +209,8 @@ _COPY_JS = """async () => { const copies = [], buttons = ".md-clipboard, [data-m
 
 
 def copy_every_block(page):
-    """Click every copy button of the content, in order. Returns ``(problems, copied)``: a
-    button that copied nothing, or copied ``>>>`` prompts, is a problem; ``copied`` is what
-    the buttons of Python code copied, one text each."""
+    """``(problems, copied)``: a button that copied nothing or ``>>>`` prompts is a problem;
+    ``copied`` is what the buttons of Python code copied, in order."""
     problems, copied = [], []
     for text, python in page.evaluate(_COPY_JS):
         if text is None:
@@ -300,11 +293,9 @@ _AXE_SETUP = """rules => { document.querySelectorAll("details:not([open])").forE
 
 
 def audit(page, scheme="light"):
-    """axe-core's WCAG 2.1 A and AA rules and its best practices on the open page, its
-    collapsed solutions opened: every rule in light, the colour rules only in dark (the
-    others' verdicts do not depend on colours). Returns the violations as ``{rule, impact,
-    nodes, example}``. (``Axe().run`` would load axe-core again for every run and undo its
-    configuration.)"""
+    """axe-core's WCAG 2.1 A and AA rules and best practices on the open page, its solutions
+    opened: every rule in light, the colour rules only in dark. Returns the violations as
+    ``{rule, impact, nodes, example}``. (``Axe().run`` would load axe-core for every run.)"""
     if not page.evaluate("() => 'axe' in window"):
         page.evaluate(AXE_SCRIPT)
         page.evaluate(_AXE_SETUP, COLOUR_RULES)
@@ -326,25 +317,20 @@ def example(node):
     return f"{' '.join(map(str, node['target']))}: {''.join(why)}"[:300]
 
 
-def inspect_page(page, url, status=200, search_index_bytes=0, dark=True, screenshots=None):
-    """Open ``url`` in ``page`` and run every check: no console error, failed request or
-    request to another host; every formula MathML, no TeX left in the text; every image
-    loaded, with an alt text; code blocks that fit a desktop; axe-core in light and (with
-    ``dark``, through the palette toggle) in dark, each figure shown in its scheme only;
-    what the copy buttons copy; and at a phone's width nothing wider than the page and no
-    diagram shrunk. Returns {check: problems}, with the copies and the page's weight. With
-    ``screenshots`` (a path without its end), a full-page PNG of each scheme at a desktop's
-    width, the collapsed solutions open: ``<screenshots>-light.png``, ``-dark.png``."""
+def inspect_page(page, url, status=200, search_index_bytes=0, screenshots=None):
+    """Open ``url`` in ``page``, run every check above in light, then in dark, and return
+    ``{check: problems}``, with the copies and the page's weight. With ``screenshots`` (a
+    path), ``<screenshots>-light.png`` and ``-dark.png``: full pages, solutions open."""
     page.set_viewport_size(DESKTOP)
     with Visit(page, url, status, search_index_bytes) as visit:
         found = {"math": check_math(page), "images": check_images(page), "scrolling": page.evaluate(_SCROLLING_CODE_JS)}
         found["axe"] = audit(page)  # it opens the collapsed solutions, after the code was measured closed
-        for scheme in ("light", "dark") if dark else ("light",):
-            if scheme == "dark":
-                go_dark(page)
-                found["dark images"], found["dark axe"] = check_images(page, "dark"), audit(page, "dark")
-            if screenshots:
-                page.screenshot(path=f"{screenshots}-{scheme}.png", full_page=True)
+        if screenshots:
+            page.screenshot(path=f"{screenshots}-light.png", full_page=True)
+        go_dark(page)
+        found["dark images"], found["dark axe"] = check_images(page, "dark"), audit(page, "dark")
+        if screenshots:
+            page.screenshot(path=f"{screenshots}-dark.png", full_page=True)
         found["copy"], found["copied"] = copy_every_block(page)  # after axe: the buttons show a toast
         found["fits"] = check_fits(page)
     found["network"], found["bytes"] = visit.problems, visit.bytes
@@ -384,10 +370,8 @@ _FOCUS_JS = """() => {
 
 
 def tab_walk(page, most=600):
-    """Press Tab through the open page until the focus comes round again. Returns the
-    controls the Tab key never reached, those it reached without a visible sign of focus,
-    and how many of each kind of control (palette, search, notebook, copy, solution,
-    link, scrolling region) there are."""
+    """Press Tab until the focus comes round again. Returns the controls it never reached,
+    those it reached without a visible sign of focus, and how many of each kind there are."""
     controls = page.evaluate(_CONTROLS_JS)
     page.evaluate("() => document.activeElement.blur()")
     reached, unseen = set(), set()

@@ -165,10 +165,12 @@ def test_404_page_is_served_with_its_styles(page, server):
 PIXEL = (
     "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII="
 )
+PALETTE = """<div data-md-component="palette"><label onclick="document.body.dataset.mdColorScheme = 'slate'"
+  >Dark</label></div>"""  # a toggle that changes no colour
 BROKEN = rf"""<!doctype html>
 <html><head><meta charset="utf-8"><title>A broken page</title><link rel="icon" href="data:,">
 <script src="http://example.invalid/x.js"></script></head>
-<body><div class="md-content">
+<body>{PALETTE}<div class="md-content">
 <p style="color: #999">Grey on white, too faint to read.</p>
 <p>Here <a href="#x" style="color: #222; text-decoration: none">a link</a> looks like the text around it.</p>
 <div role="dialog">A dialog without a name</div>
@@ -178,6 +180,7 @@ BROKEN = rf"""<!doctype html>
 <img src="{PIXEL}" alt="image">
 <img src="{PIXEL}" alt="No description has been provided for this image">
 <img src="{PIXEL}#only-dark" alt="A figure drawn for the dark scheme">
+<img src="{PIXEL}#only-light" alt="A figure drawn for the light scheme">
 <div class="language-python highlight"><pre><nav class="md-code__nav"><button data-md-type="copy"
   onclick="navigator.clipboard.writeText('>>> print(1 +')">copy</button></nav><code>print(1 +</code></pre></div>
 <div style="width: 2000px">A block wider than any phone</div>
@@ -189,7 +192,7 @@ BROKEN = rf"""<!doctype html>
 """
 GOOD = rf"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>A good page</title><link rel="icon" href="data:,"></head>
-<body><main class="md-content">
+<body><main class="md-content">{PALETTE}
 <h1>A good page</h1>
 <p>A formula: <math><mi>x</mi><mo>=</mo><mn>1</mn></math></p>
 <img src="{PIXEL}" alt="A single pixel standing in for a figure" width="20" height="20">
@@ -206,7 +209,7 @@ assert x == 1
 
 @pytest.fixture(scope="module")
 def samples(browser, tmp_path_factory):
-    """A broken page (checked twice), a good one and a missing one, from a temporary folder, in light."""
+    """A broken page (checked twice), a good one and a missing one, from a temporary folder."""
     folder = tmp_path_factory.mktemp("pages")
     for name, html in {"broken.html": BROKEN, "good.html": GOOD, "404.html": GOOD}.items():
         (folder / name).write_text(html)
@@ -214,10 +217,9 @@ def samples(browser, tmp_path_factory):
     page = context.new_page()
     with checks.SiteServer(folder) as running:
         found = {
-            name: checks.inspect_page(page, running.base_url + name, dark=False)
-            for name in ("broken.html", "good.html", "gone")
+            name: checks.inspect_page(page, running.base_url + name) for name in ("broken.html", "good.html", "gone")
         }
-        yield {**found, "broken again": checks.inspect_page(page, running.base_url + "broken.html", dark=False)}
+        yield {**found, "broken again": checks.inspect_page(page, running.base_url + "broken.html")}
     context.close()
 
 
@@ -234,6 +236,7 @@ def samples(browser, tmp_path_factory):
         ("images", "image without a meaningful alt text ('image')"),
         ("images", "image without a meaningful alt text ('No description has been provided"),
         ("images", "the dark figure is shown in light"),
+        ("dark images", "the light figure is shown in dark"),
         ("copy", "copied text holds '>>>' prompts"),
         ("fits", "page is 2"),
         ("fits", "its text too small to read: 'Squeezed'"),
@@ -253,7 +256,8 @@ def test_axe_reports_a_broken_page(samples):
 
 def test_checks_pass_a_good_page(samples):
     found = samples["good.html"]
-    assert all(found[check] == [] for check in ("network", "math", "images", "copy", "fits", "axe", "scrolling"))
+    checks = ("network", "math", "images", "dark images", "copy", "fits", "axe", "dark axe", "scrolling")
+    assert {check: found[check] for check in checks} == dict.fromkeys(checks, [])
     assert found["copied"] == ["x = 1\nassert x == 1\n"] and found["bytes"] > 0
 
 
