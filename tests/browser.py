@@ -1,7 +1,6 @@
 """The site's pages as Chromium shows them, for ``tests/test_browser.py``: a server, a
-recorded visit, and the checks. Each check takes an
-open Playwright page and returns the problems it found (none: the page passed), so a test
-can also feed it a deliberately broken page and watch it fail.
+recorded visit, and the checks. Each check takes an open Playwright page and returns the
+problems it found, so a test can also feed it a broken page and watch it fail.
 """
 
 import functools
