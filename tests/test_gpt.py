@@ -351,14 +351,16 @@ def test_greedy_takes_the_most_likely_token():
 def test_a_confident_model_samples_its_greedy_tokens():
     """Logits in the thousands, the likeliest token 60 or more above the next in every row and
     the rows' maxima thousands apart: at temperature 1 each row's softmax, taken from its own
-    maximum, is all but one-hot."""
+    maximum, is all but one-hot; so it is at a temperature of 1e-308, where logits / temperature
+    overflow."""
     gpt = random_gpt(seed=26)
     gpt = dataclasses.replace(gpt, ln_f_w=gpt.ln_f_w * 1e3, ln_f_b=gpt.ln_f_b * 1e3)
     prompts = tokens_from(27, 7, 3, 2)
     greedy = gpt.generate(prompts, 3, temperature=0)
     top_two = np.sort(gpt(greedy), axis=-1)[..., -2:]
     assert (top_two[..., 1] - top_two[..., 0]).min() > 60 and np.ptp(top_two[..., 1]) > 1000
-    np.testing.assert_array_equal(gpt.generate(prompts, 3, rng=0), greedy)
+    for temperature in (1.0, 1e-308):
+        np.testing.assert_array_equal(gpt.generate(prompts, 3, temperature=temperature, rng=0), greedy)
 
 
 def test_sampling_is_reproducible_with_a_seed_and_varies_without():
