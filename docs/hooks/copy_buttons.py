@@ -1,10 +1,5 @@
-"""What the copy buttons copy: code that runs when pasted.
-
-A ```python block that starts with ``>>>`` (a doctest, to Sybil) is shown as a Python
-session (``pycon``), and its copy button copies the code alone, prompts and printed output
-removed (as sphinx-copybutton does on numpy's site): Material copies an ancestor's
-``data-copy`` attribute instead of the text shown. An API page's signatures get no button.
-"""
+"""A doctest is shown as a Python session (``pycon``) whose copy button copies the code alone,
+as Material copies a ``data-copy`` attribute instead of the text shown. Signatures get none."""
 
 import html
 import re
@@ -12,9 +7,7 @@ import re
 from pages import code_of
 
 DOCTEST_FENCE = re.compile(r"^(?P<indent>[ \t]*)```python(?P<rest>[^\n]*\n(?P=indent)>>>)", re.MULTILINE)
-CODE_BLOCK = re.compile(
-    r"<pre(?P<attrs>[^>]*)>(?P<body>(?:<span></span>)?<code[^>]*>(?P<code>.*?)</code>)</pre>", re.DOTALL
-)
+CODE_BLOCK = re.compile(r"(?s)<pre(?P<attrs>[^>]*)>(?P<body>(?:<span></span>)?<code[^>]*>(?P<code>.*?)</code>)</pre>")
 
 
 def on_page_markdown(markdown, page, config, files):

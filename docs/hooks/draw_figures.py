@@ -1,12 +1,5 @@
-"""Draw the figures of the docs' pages: the process ``pages.py`` starts beside the build.
-
-Reads ``[[page, [code block, ...]], ...]`` (JSON) on stdin and runs each page's blocks in
-order, in a fresh namespace. For each page it prints one JSON line: for each block, the
-figures it left open as ``[label, light PNG, dark PNG]`` (base64), or the page's error.
-Both renderings are transparent and share one layout; the dark one has what matplotlib
-draws in black around the data recoloured. Lines take Okabe and Ito's colours, told apart
-with any colour vision on either page, and a colour map must be in ``COLOUR_BLIND_SAFE``.
-"""
+"""Reads ``[[page, [code block, ...]], ...]`` (JSON) from ``pages.py``; prints a JSON line for each
+page: its error, or for each block the figures it left open as ``[label, light PNG, dark PNG]``."""
 
 import base64
 import contextlib
@@ -15,22 +8,19 @@ import json
 import sys
 import traceback
 
-import matplotlib
+import matplotlib.pyplot as plt
+from matplotlib.colors import same_color
+from matplotlib.text import Text
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
-from matplotlib.colors import same_color  # noqa: E402
-from matplotlib.text import Text  # noqa: E402
-
-plt.rcParams["axes.prop_cycle"] = plt.cycler(color=["#0072B2", "#D55E00", "#009E73", "#CC79A7"])
+plt.switch_backend("Agg")
+plt.rcParams["axes.prop_cycle"] = plt.cycler(color=["#0072B2", "#D55E00", "#009E73", "#CC79A7"])  # Okabe-Ito
 COLOUR_BLIND_SAFE = {"viridis", "cividis", "magma", "inferno", "plasma", "RdBu", "PuOr", "Greys", "Blues"}
 DARK_TEXT = "#dcdfe6"  # close to the dark scheme's text colour
 DARK_FRAME = "#1e2129"  # the dark scheme's page colour, behind a legend
 
 
 def for_dark_page(figure):
-    """Recolour the black frame of the data for a dark page: titles, labels, ticks, spines,
-    legends, colorbars. Text on the data (``ax.text``) and the page's own colours stay."""
+    """Recolour what is black around the data (not ``ax.text`` on it) for a dark page."""
     on_data = {id(text) for ax in figure.axes for text in ax.texts}
     frame = [text for text in figure.findobj(Text) if id(text) not in on_data]
     for ax in figure.axes:
@@ -54,7 +44,6 @@ def png(figure):
 
 
 def figures_of(page, code):
-    """Run a page's blocks in a fresh namespace; for each, its figures as [label, light, dark]."""
     namespace, figures = {"__name__": "__main__"}, []
     plt.close("all")
     for number, block in enumerate(code, start=1):
@@ -70,7 +59,7 @@ def figures_of(page, code):
 
 
 def both_schemes(figure, where):
-    """A labelled figure with colour-blind-safe colour maps as ``[label, light, dark]``."""
+    """A labelled figure with colour-blind-safe maps as ``[label, light, dark]``, one layout."""
     if not figure.get_label().strip():
         raise RuntimeError(f'{where}: a figure has no label; give it one that describes it (num="..."), its alt text')
     mapped = figure.findobj(lambda artist: hasattr(artist, "get_cmap") and artist.get_array() is not None)
@@ -81,7 +70,7 @@ def both_schemes(figure, where):
             f"readers; use one of {sorted(COLOUR_BLIND_SAFE)}"
         )
     light = png(figure)
-    figure.set_layout_engine("none")  # the dark rendering keeps the light one's layout
+    figure.set_layout_engine("none")
     for_dark_page(figure)
     return [figure.get_label(), light, png(figure)]
 

@@ -1,7 +1,5 @@
-"""TeX as MathML, made at build time: browsers draw it with no script, font or CDN. The TeX
-comes from ``pymdownx.arithmatex`` (generic mode) on Markdown pages, and in dollars from a
-notebook page's Markdown cells.
-"""
+"""TeX as MathML, which browsers draw with no script: ``pymdownx.arithmatex``'s on Markdown
+pages, in dollars in a notebook page's Markdown cells."""
 
 import html
 import re
@@ -9,20 +7,12 @@ import re
 from latex2mathml.converter import convert
 from mkdocs.exceptions import PluginError
 
-ARITHMATEX = re.compile(
-    r'<(?P<tag>span|div) class="arithmatex">\s*\\(?P<open>[(\[])(?P<tex>.*?)\\[)\]]\s*</(?P=tag)>', re.DOTALL
-)
+ARITHMATEX = re.compile(r'(?s)<(span|div) class="arithmatex">\s*\\(?P<open>[(\[])(?P<tex>.*?)\\[)\]]\s*</\1>')
 NOTEBOOK_MARKDOWN = re.compile(r'(<div class="[^"]*jp-RenderedMarkdown[^"]*"[^>]*>)(.*?)(</div>)', re.DOTALL)
 DOLLARS = re.compile(r"\$\$(?P<block>.+?)\$\$|\$(?P<inline>[^$\n]+?)\$", re.DOTALL)
-# mkdocs-jupyter's MathJax loader, whose URL is empty: nothing to load.
-MATHJAX_LOADER = re.compile(
-    r'<!-- Load mathjax -->\s*<script src="">\s*</script>\s*'
-    r'<!-- MathJax configuration -->\s*<script type="text/x-mathjax-config">.*?</script>',
-    re.DOTALL,
-)
+MATHJAX = re.compile(r"(?s)<!-- Load mathjax -->.*?<!-- End of mathjax configuration -->")  # nbconvert's
 ALIGNED = re.compile(r"\\begin\{aligned\}(?P<rows>.*?)\\end\{aligned\}", re.DOTALL)
-# What latex2mathml writes for TeX that browsers cannot lay out: an alignment mark shown as
-# a letter, a line break that MathML Core does not draw.
+# latex2mathml's output browsers cannot lay out: an alignment mark as a letter, a line break.
 UNDRAWN = re.compile(r"<mi>&</mi>|linebreak=")
 
 
@@ -47,7 +37,7 @@ def on_page_content(content, page, config, files):
     try:
         content = ARITHMATEX.sub(lambda m: mathml(m["tex"], m["open"] == "["), content)
         if page.file.src_uri.endswith(".ipynb"):
-            content = MATHJAX_LOADER.sub("", content)
+            content = MATHJAX.sub("", content)
             content = NOTEBOOK_MARKDOWN.sub(lambda m: m[1] + in_dollars(m) + m[3], content)
     except PluginError as error:
         raise PluginError(f"{page.file.src_uri}: {error}") from None

@@ -1,12 +1,6 @@
-"""Build-time extras for the pages with Python code: each Markdown page's notebook, linked
-under its title, and the figures the code draws, below the block that draws them, in a light
-and a dark rendering (``draw_figures.py`` draws them in a second process while MkDocs reads
-the other pages). Those figures and mkdocs-jupyter's notebook pages are kept in
-``.cache/build/`` (``$SELFATTN_BUILD_CACHE``: another folder, or ``off`` as when the tests
-build), so that a prose edit runs no code.
-
-``python_blocks`` asks Sybil which blocks count; ``code_of`` turns a doctest into plain code.
-"""
+"""A page with code gets its notebook and, below each block, the figures it draws, light and dark.
+The figures and mkdocs-jupyter's pages are cached in ``.cache/build/`` (``$SELFATTN_BUILD_CACHE``:
+another folder, or ``off``)."""
 
 import base64
 import doctest
@@ -31,15 +25,10 @@ from mkdocs.utils import get_relative_url
 from sybil import Document
 from sybil.parsers.markdown import PythonCodeBlockParser
 
-# ``!!! note "Title"``, ``??? success "Solution"``: an admonition's first line.
-ADMONITION = re.compile(
-    r'^(?P<indent>[ \t]*)(?:!!!|\?\?\?\+?)[ \t]+(?P<kind>[\w-]+)(?:[ \t]+"(?P<title>[^"]*)")?[ \t]*$'
-)
-# A figure's collapsed code: the admonition, and the lines below it that are blank or indented further.
-CODE_FOR_FIGURE = re.compile(
-    r'^(?P<indent>[ \t]*)\?\?\?\+? [\w-]+ "Code for this figure"\n(?:[ \t]*\n|(?P=indent)[ \t]+.*\n)*', re.MULTILINE
-)
-SNIPPET = re.compile(r'^(?P<indent>[ \t]*)--8<-- "(?P<path>[^"]+)"[ \t]*$', re.MULTILINE)  # a diagram
+ADMONITION = re.compile(r'^(?P<indent> *)(?:!!!|\?\?\?\+?) +(?P<kind>[\w-]+)(?: +"(?P<title>[^"]*)")? *$')
+# A figure's collapsed code: the admonition, and the blank or further indented lines below it.
+CODE_FOR_FIGURE = re.compile(r'(?m)^(?P<indent> *)\?\?\?\+? [\w-]+ "Code for this figure"\n(?: *\n|(?P=indent) +.*\n)*')
+SNIPPET = re.compile(r'^(?P<indent> *)--8<-- "(?P<path>[^"]+)" *$', re.MULTILINE)  # a diagram
 LINK = re.compile(r"(?<=\]\()[^)\s]+(?=\))")
 TITLE = re.compile(r"^# .*$", re.MULTILINE)
 KERNEL_FIGURE = re.compile(r'<img alt="[^"]*" class="[^"]*" src="data:image/png;base64,[^"]*"[^>]*>')
@@ -56,22 +45,20 @@ def python_blocks(markdown):
 
 
 def code_of(block, catch=True):
-    """The Python a block runs: a doctest (``>>>``) without prompts or output. With ``catch``,
-    an example that shows a traceback prints it instead, so that a notebook runs to the end."""
+    """The Python a block runs, doctest prompts and output removed; with ``catch``, an example
+    that shows a traceback prints it instead, so that a notebook runs to the end."""
     if not block.startswith(">>>"):
         return block
-    examples = doctest.DocTestParser().get_examples(block)
     show = 'except Exception as error:\n    print(f"{type(error).__name__}: {error}")\n'
     return "".join(
         "try:\n" + textwrap.indent(example.source, "    ") + show if example.exc_msg and catch else example.source
-        for example in examples
+        for example in doctest.DocTestParser().get_examples(block)
     )
 
 
 def split_page(markdown):
-    """The page as ``("markdown" | "code", text)`` pieces, doctests made plain code and
-    admonitions unwrapped (the title in bold, the body at the margin): a solution's code is a
-    cell, and its prose is not shown as code."""
+    """The page as ``("markdown" | "code", text)`` pieces, admonitions unwrapped (title in bold,
+    body at the margin) so that a solution's code is a cell and its prose is not code."""
     lines, body = [], None  # body: the indentation of the admonition being unwrapped
     for line in markdown.split("\n"):
         if body is not None and line.strip() and not line.startswith(body):
@@ -101,8 +88,7 @@ def published(target, page_uri, files, site_url):
 
 
 def for_notebook(markdown, page_uri, files, config):
-    """A Markdown cell with links to the published site, and a diagram included from
-    ``docs/`` as an image of it there, its ``<title>`` as alt text."""
+    """A Markdown cell linking to the published site; a diagram is an image there, its title the alt."""
 
     def image(match):
         svg = Path(config["docs_dir"], match["path"]).read_text(encoding="utf-8")
@@ -115,8 +101,7 @@ def for_notebook(markdown, page_uri, files, config):
 
 
 def install_cell(version):
-    """A notebook's first cell: where selfattn is missing (Colab, a bare Jupyter), install
-    ``version``; where pip fails, stop there. Plain Python: ``%pip`` does not raise."""
+    """A notebook's first cell: install selfattn if missing; stop if pip fails (``%pip`` would not)."""
     return f"""\
 # selfattn {version}, the version these pages document, installed if it is missing
 import importlib.util
@@ -132,18 +117,14 @@ if importlib.util.find_spec("selfattn") is None:
 
 
 def notebook_of(pieces, page_uri, version):
-    """The page as a notebook (nbformat 4.5 JSON), its cells' ids stable from build to build."""
+    """The page as a notebook, its cells' ids the same in every build."""
     intro = f"*This notebook is generated from the page `{page_uri}` of the selfattn docs.*"
-    cells = []
-    for number, (kind, text) in enumerate([("markdown", intro), ("code", install_cell(version)), *pieces]):
-        cells.append({"cell_type": kind, "id": f"cell-{number}", "metadata": {}, "source": text})
-        if kind == "code":
-            cells[-1].update(execution_count=None, outputs=[])
+    pieces = [("markdown", intro), ("code", install_cell(version)), *pieces]
+    new = {"markdown": nbformat.v4.new_markdown_cell, "code": nbformat.v4.new_code_cell}
+    cells = [new[kind](text, id=f"cell-{number}") for number, (kind, text) in enumerate(pieces)]
     kernel = {"name": "python3", "display_name": "Python 3", "language": "python"}
     metadata = {"kernelspec": kernel, "language_info": {"name": "python"}}
-    return nbformat.writes(
-        nbformat.from_dict({"nbformat": 4, "nbformat_minor": 5, "metadata": metadata, "cells": cells})
-    )
+    return nbformat.writes(nbformat.v4.new_notebook(cells=cells, metadata=metadata))
 
 
 def cache_folder(config):
@@ -152,8 +133,7 @@ def cache_folder(config):
 
 
 def cache_key(code, config):
-    """The hash of what makes a page's figures: its code, the files of ``docs/`` it names (its
-    data), ``draw_figures.py``, the ``selfattn`` sources and the versions that draw."""
+    """A hash of a page's code, the ``docs/`` files it names, selfattn, and what draws."""
     text = "\n".join(code)
     data = [path for path in Path(config["docs_dir"]).rglob("*") if path.name in text and path.is_file()]
     package = Path(config.config_file_path).parent.glob("selfattn/**/*.py")
@@ -164,8 +144,7 @@ def cache_key(code, config):
 
 
 class Figures:
-    """Each page's figures, for each block ``[label, light PNG, dark PNG]`` (base64): from the
-    cache, or drawn by ``draw_figures.py`` in a process started here."""
+    """Each page's figures (per block ``[label, light PNG, dark PNG]``), cached or being drawn."""
 
     def __init__(self, code, config):
         folder = cache_folder(config)
@@ -195,9 +174,9 @@ class Figures:
         return self.drawn.get(page)
 
     def close(self):
-        """Stop the drawing process; keep what this build drew, and nothing else, in the cache."""
+        """Stop the drawing process; cache what this build drew, and nothing else."""
         if self.process:
-            with self.process:  # which closes its pipes and waits for it
+            with self.process:  # closes its pipes and waits for it
                 self.process.kill()
         if self.cache:
             self.cache.parent.mkdir(parents=True, exist_ok=True)
@@ -207,7 +186,7 @@ class Figures:
 
 
 def on_config(config):
-    """mkdocs-jupyter keeps the notebook pages it runs in our cache, and is off with it."""
+    """mkdocs-jupyter caches the notebook pages it runs in our cache, or not at all."""
     cache = cache_folder(config)
     config.plugins["mkdocs-jupyter"].config.update(
         cache=cache is not None, cache_dir=str(cache / "mkdocs-jupyter") if cache else ""
@@ -215,9 +194,7 @@ def on_config(config):
 
 
 def on_files(files, config):
-    """Add each Markdown page's notebook; take each page's figures from the cache or start
-    drawing them; and put the Markdown pages that draw last: MkDocs reads the pages in this
-    order, so it reads the others while the figures are drawn (in that order too)."""
+    """Add the notebooks, start drawing, and put the pages that draw last, to be read meanwhile."""
     global figures
     code = {}  # the code of each page that draws
     for file in files.documentation_pages():
@@ -246,19 +223,17 @@ def notebook_uri(page_uri):
 
 
 def add_images(name, light, dark, config, files):
-    """A figure's two renderings, added to the site as ``<name>-light.png`` and ``-dark.png``."""
     for scheme, png in (("light", light), ("dark", dark)):
         files.append(File.generated(config, f"{name}-{scheme}.png", content=base64.b64decode(png)))
         yield scheme, f"{name}-{scheme}.png"
 
 
 def figure_place(markdown, start, end):
-    """Where the figures of the block at ``markdown[start:end]`` go, as ``(indent, offset)``:
-    below the block (in its admonition, if any), or below a collapsed "Code for this figure"."""
+    """``(indent, offset)`` for a block's figures: below it, or below its collapsed code."""
     for code in CODE_FOR_FIGURE.finditer(markdown):
         if code.start() < start < code.end():
             return code["indent"], code.end()
-    return re.match(r"[ \t]*", markdown[start:])[0], end
+    return re.match(r" *", markdown[start:])[0], end
 
 
 def on_page_markdown(markdown, page, config, files):
@@ -266,10 +241,6 @@ def on_page_markdown(markdown, page, config, files):
     uri = page.file.src_uri
     if not uri.endswith(".md") or files.get_file_from_path(notebook_uri(uri)) is None:
         return markdown
-
-    def link(target):
-        return posixpath.relpath(target, posixpath.dirname(uri) or ".")
-
     blocks = python_blocks(markdown)
     drawn = figures.of(uri) or [[] for _ in blocks]
     out, at = [], 0
@@ -280,20 +251,19 @@ def on_page_markdown(markdown, page, config, files):
             for index, (label, light, dark) in enumerate(block_figures, start=1):
                 alt = re.sub(r"([\\\[\]])", r"\\\1", label)  # cannot end the Markdown image early
                 for scheme, image in add_images(f"figures/{uri[:-3]}-{number}-{index}", light, dark, config, files):
-                    out.append(f"\n\n{indent}![{alt}]({link(image)}#only-{scheme})")
+                    out.append(f"\n\n{indent}![{alt}]({get_relative_url(image, uri)}#only-{scheme})")
             out.append("\n\n" if place > end else "")  # below collapsed code: a paragraph of its own
             at = place
     markdown = "".join(out) + markdown[at:]
     download = (
-        f"\n\n[Download this page as a Jupyter notebook]({link(notebook_uri(uri))})"
+        f"\n\n[Download this page as a Jupyter notebook]({get_relative_url(notebook_uri(uri), uri)})"
         f'{{ download="{posixpath.basename(notebook_uri(uri))}" .notebook-download }}\n'
     )
     return TITLE.sub(lambda title: title[0] + download, markdown, count=1)
 
 
 def on_page_content(content, page, config, files):
-    """On a notebook page, the half megabyte of CSS mkdocs-jupyter puts in the page becomes a
-    stylesheet (faster to build, index and load), and the kernel's figures give way to ours."""
+    """A notebook page's half megabyte of inline CSS becomes a stylesheet; our figures replace its own."""
     uri = page.file.src_uri
     if not uri.endswith(".ipynb"):
         return content

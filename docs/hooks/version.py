@@ -1,6 +1,5 @@
-"""The version the pages document, from its one place, ``__version__`` in
-``selfattn/__init__.py``: at the foot of every page, under every API page's title, and in
-each notebook's install cell (``pages.py`` reads ``config.extra.version``)."""
+"""``__version__`` of ``selfattn/__init__.py`` at every page's foot, under every API page's
+title and in each notebook's install cell (``pages.py`` reads ``config.extra.version``)."""
 
 import re
 from pathlib import Path
@@ -10,7 +9,6 @@ def on_config(config):
     init = (Path(config.config_file_path).parent / "selfattn" / "__init__.py").read_text()
     version = config.extra["version"] = re.search(r'^__version__ = "([^"]+)"', init, re.MULTILINE)[1]
     config.copyright = f"These pages document selfattn {version}."
-    return config
 
 
 def on_page_markdown(markdown, page, config, files):
