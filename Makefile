@@ -30,7 +30,7 @@ build: $(STAMP)  ## the site into site/
 	$(BIN)/mkdocs build --strict
 
 screenshots: $(STAMP)  ## full-page PNGs of every page, light and dark, in screenshots/ (and every browser check)
-	SELFATTN_SCREENSHOTS=$(CURDIR)/screenshots $(BIN)/python -m pytest -p no:randomly tests/test_browser.py -k test_page
+	SELFATTN_SCREENSHOTS=$(CURDIR)/screenshots $(BIN)/python -m pytest tests/test_browser.py -k test_page
 
 $(VENV)/.bench-installed: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[test,bench]'

@@ -92,22 +92,24 @@ def pytest_runtest_makereport(item, call):
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
 def pytest_collection_modifyitems(items):
-    """Group and order the tests for pytest-xdist's workers (``--dist loadgroup``, handed
-    out in this order: ``--no-loadscope-reorder``).
-
-    A page's examples share a namespace, so each file outside ``tests/`` (a page, the
-    README, a module's docstrings) goes to one worker whole, and so do the build tests; the
-    other tests in ``tests/`` go one by one (the files that import PyTorch mark themselves
-    ``xdist_group("torch")``, so one worker imports it once). The build comes first, so the
-    site is built while the other workers run the unit and page tests; the other tests that
-    need the site come last, when it is ready, and the browser's pages last of all, the
-    biggest first, so that the workers end together.
-    """
+    """Group the tests for pytest-xdist's workers (``--dist loadgroup``). A page's examples
+    share a namespace, so each file outside ``tests/`` (a page, the README, a module's
+    docstrings) goes to one worker whole, and so does the build; the other tests in
+    ``tests/`` go one by one (the files that import PyTorch mark themselves
+    ``xdist_group("torch")``, so one worker imports it once)."""
     root = os.path.dirname(os.path.abspath(__file__))
     for item in items:
         path = os.path.relpath(item.path, root)
         if not path.startswith("tests" + os.sep) or item.path.name == "test_build.py":
             item.add_marker(pytest.mark.xdist_group(path))
+
+
+@pytest.hookimpl(tryfirst=True)  # after pytest's own order (by fixtures), before pytest-xdist reads it
+def pytest_collection_finish(session):
+    """Order the tests as the workers get them (``--no-loadscope-reorder``): the build first,
+    so the site is built while the other worker runs the unit and page tests; then the tests
+    that need the site, and the browser's pages last of all, the biggest first, so that the
+    workers end together."""
 
     def order(item):
         if item.path.name == "test_build.py":
@@ -116,4 +118,4 @@ def pytest_collection_modifyitems(items):
             return 1
         return 3 if "tab" in item.fixturenames else 2
 
-    items.sort(key=order)
+    session.items.sort(key=order)
