@@ -263,12 +263,12 @@ CASES = [
     ),
     row(
         lambda: attention_weights(np.ones((2, 3, 4)), np.ones((7, 5, 4))),
-        Raises(ValueError, "k", "broadcastable batch axes", "(7, 5, 4)"),
+        Raises(ValueError, "k", "q and k must have broadcastable batch axes", "got q (2, 3, 4) and k (7, 5, 4)"),
         "attention_weights-batch",
     ),
     row(
         lambda: attention_weights(Q, K, np.ones((3, 5))),
-        Raises(TypeError, "mask", "boolean", "float64"),
+        Raises(TypeError, "mask", "boolean array (True = may attend)", "got dtype float64"),
         "attention_weights-mask-float",
     ),
     row(
@@ -342,14 +342,27 @@ CASES = [
     not_finite("attention", attention, "k", (5, 4), lambda k: (Q, k, V)),
     not_finite("attention", attention, "v", (5, 6), lambda v: (Q, K, v)),
     row(lambda: attention(Q, K, np.ones(6)), Raises(ValueError, "v", "(..., n_k, d_v)", "(6,)"), "attention-v-1d"),
-    row(lambda: attention(Q, K, np.ones((7, 6))), Raises(ValueError, "v", "share n_k", "(7, 6)"), "attention-n_k"),
+    row(
+        lambda: attention(Q, K, np.ones((7, 6))),
+        Raises(ValueError, "v", "k and v must share n_k", "got k (5, 4) and v (7, 6)"),
+        "attention-n_k",
+    ),
     row(lambda: attention(Q, np.ones((5, 7)), V), Raises(ValueError, "k", "share d_k", "(5, 7)"), "attention-d_k"),
     row(
         lambda: attention(np.ones((2, 3, 4)), K, np.ones((7, 5, 6))),
-        Raises(ValueError, "v", "broadcastable batch axes", "(7, 5, 6)"),
+        Raises(
+            ValueError,
+            "v",
+            "q, k and v must have broadcastable batch axes",
+            "got q (2, 3, 4), k (5, 4) and v (7, 5, 6)",
+        ),
         "attention-batch",
     ),
-    row(lambda: attention(Q, K, V, np.ones((3, 5))), Raises(TypeError, "mask", "boolean", "float64"), "attention-mask"),
+    row(
+        lambda: attention(Q, K, V, np.ones((3, 5), int)),
+        Raises(TypeError, "mask", "boolean", "int64"),
+        "attention-mask",
+    ),
     row(
         lambda: attention(Q, K, V, np.ones((3, 4), bool)),
         Raises(ValueError, "mask", "(3, 5)", "(3, 4)"),
@@ -1356,9 +1369,6 @@ def test_overflow_messages_name_the_callers_arguments_in_full():
         "got |q| up to 1e+20 and |k| up to 1e+20: rescale q or k, or compute in float64"
     )
     assert str(info.value) == expected
-    with pytest.raises(ValueError) as info:
-        attention(np.ones((2, 3, 4)), np.ones((5, 4)), np.ones((7, 5, 6)))
-    assert str(info.value) == "q, k and v must have broadcastable batch axes; got q (2, 3, 4), k (5, 4) and v (7, 5, 6)"
 
 
 def test_overflow_messages_name_a_given_scale_and_every_argument_that_can_be_rescaled():
