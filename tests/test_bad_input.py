@@ -445,7 +445,9 @@ CASES = [
         lambda: split_heads(X, 2.0), Raises(TypeError, "n_heads", "positive int", "float"), "split_heads-n_heads-float"
     ),
     row(
-        lambda: split_heads(X, 3), Raises(ValueError, "n_heads", "divisible", "n_heads=3"), "split_heads-not-divisible"
+        lambda: split_heads(np.ones((5, 12)), 24),  # more heads than features
+        Raises(ValueError, "n_heads", "d_model must be divisible by n_heads", "got d_model=12 and n_heads=24"),
+        "split_heads-not-divisible",
     ),
     row(
         lambda: merge_heads(np.ones((5, 8))),
@@ -486,7 +488,7 @@ CASES = [
     row(lambda: mha(n_heads=0), Raises(ValueError, "n_heads", "positive int", "got 0"), "MultiHeadAttention-n_heads-0"),
     row(
         lambda: mha(n_heads=3),
-        Raises(ValueError, "n_heads", "divisible", "n_heads=3"),
+        Raises(ValueError, "n_heads", "d_model must be divisible by n_heads", "got d_model=8 and n_heads=3"),
         "MultiHeadAttention-not-divisible",
     ),
     row(
@@ -516,8 +518,8 @@ CASES = [
         "MultiHeadAttention.init-n_heads-0",
     ),
     row(
-        lambda: MultiHeadAttention.init(12, 5),
-        Raises(ValueError, "n_heads", "divisible", "n_heads=5"),
+        lambda: MultiHeadAttention.init(6, 12),
+        Raises(ValueError, "n_heads", "d_model must be divisible by n_heads", "got d_model=6 and n_heads=12"),
         "MultiHeadAttention.init-divisible",
     ),
     row(

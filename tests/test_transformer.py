@@ -96,12 +96,6 @@ def test_arrays_share_one_dtype():
     assert {getattr(block32, name).dtype for name in FIELDS} == {np.dtype(np.float32)}
 
 
-def test_keyword_only():
-    block = random_block()
-    with pytest.raises(TypeError):
-        TransformerBlock(block.attn, *(getattr(block, name) for name in FIELDS))
-
-
 # TransformerBlock: forward
 
 
