@@ -1052,14 +1052,37 @@ MODEL = GPT.init(vocab=7, n_ctx=6, d_model=8, n_heads=2, n_layers=1, rng=0)
 TOKENS = np.array([1, 2, 3])
 CASES += [
     row(
+        lambda: dataclasses.replace(MODEL, wte=np.ones((7, 5))),
+        Raises(ValueError, "wte", "(vocab, d_model) = (7, 8) (vocab=7, d_model=8,", "got shape (7, 5)"),
+        "GPT-wte",
+    ),
+    row(
+        lambda: dataclasses.replace(MODEL, wte=np.ones(7)),
+        Raises(ValueError, "wte", "must have shape (vocab, d_model);", "got shape (7,)"),
+        "GPT-wte-1d",
+    ),
+    row(
+        lambda: dataclasses.replace(MODEL, wte=np.full((7, 8), np.nan)),
+        Raises(ValueError, "wte", "must be finite", "nan at index (0, 0)"),
+        "GPT-wte-nan",
+    ),
+    row(
         lambda: dataclasses.replace(MODEL, wpe=np.ones((6, 5))),
-        Raises(ValueError, "wpe", "(6, 8)", "(6, 5)"),
+        Raises(ValueError, "wpe", "(n_ctx, d_model) = (6, 8)", "got shape (6, 5)"),
         "GPT-wpe",
     ),
     row(
         lambda: dataclasses.replace(MODEL, ln_f_b=np.ones(7)),
-        Raises(ValueError, "ln_f_b", "(8,)", "(7,)"),
+        Raises(ValueError, "ln_f_b", "(d_model,) = (8,)", "got shape (7,)"),
         "GPT-ln_f_b",
+    ),
+    *(
+        row(
+            lambda blocks=blocks: dataclasses.replace(MODEL, blocks=blocks),
+            Raises(TypeError, "blocks", "must be a non-empty tuple of TransformerBlock", f"got {blocks!r}"),
+            f"GPT-blocks-{kind}",
+        )
+        for kind, blocks in (("empty", ()), ("str", "blocks"), ("ints", (1, 2)))
     ),
     row(
         lambda: dataclasses.replace(MODEL, blocks=MODEL.blocks[0]),
