@@ -573,8 +573,8 @@ CASES = [
         "MultiHeadAttention-mask-float",
     ),
     row(
-        lambda: MHA(X, mask=np.ones((5, 4), bool)),
-        Raises(ValueError, "mask", "(2, 5, 5)", "(5, 4)"),
+        lambda: MHA(X, np.ones((7, 8)), mask=np.ones((5, 4), bool)),  # n_k is the context's
+        Raises(ValueError, "mask", "must broadcast to (..., n_heads, n_q, n_k) = (2, 5, 7)", "got shape (5, 4)"),
         "MultiHeadAttention-mask-shape",
     ),
     row(
