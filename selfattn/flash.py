@@ -114,7 +114,7 @@ def _flash(q, k, v, mask, causal, scale, block_q, block_k, workers):
         contexts = [contextvars.copy_context() for _ in range(workers)]  # numpy's error state, as the caller's
         with ThreadPoolExecutor(workers) as pool:
             list(pool.map(lambda context: context.run(tiles.run, next_job()), contexts))
-    return np.ldexp(tiles.out, tiles.v_shift, out=tiles.out) if tiles.v_shift else tiles.out
+    return tiles.out
 
 
 class _Tiles:
@@ -136,12 +136,14 @@ class _Tiles:
         safe_v = v_max == 0 or info.tiny**0.5 <= v_max <= info.max**0.5 / n_k
         self.no_max_below = min(np.log(info.max) / 4, np.log(info.max / n_k)) if safe_v else -np.inf
         self.check_above = info.max / 2  # a larger bound: the scores might overflow
-        # The running sums add up to n_k values of v, each weighted by at most 1: where that could
-        # overflow, v is divided by a power of two (exactly), and the output multiplied back.
-        self.v_shift = max(0, np.frexp(v_max)[1] + (n_k - 1).bit_length() + 1 - np.frexp(info.max)[1])
-        # v and a column of ones: one matrix product gives the weighted values and the weights' sum
-        v_ones = np.empty((*v.shape[:-1], v.shape[-1] + 1), v.dtype)
-        v_ones[..., :-1], v_ones[..., -1] = np.ldexp(v, -self.v_shift) if self.v_shift else v, 1
+        # v and a column of ones: one matrix product gives the weighted values and the weights' sum,
+        # summed in float32 for float16 (as PyTorch does; 65504 keys of weight 1 overflow float16).
+        # Each sums n_k numbers, each of v (or 1) times a weight of at most 1: where that could overflow,
+        # both are divided by the same power of two, exactly.
+        sums = np.promote_types(v.dtype, np.float32)
+        shift = max(0, np.frexp(max(v_max, 1.0))[1] + (n_k - 1).bit_length() + 1 - np.frexp(np.finfo(sums).max)[1])
+        v_ones = np.empty((*v.shape[:-1], v.shape[-1] + 1), sums)
+        v_ones[..., :-1], v_ones[..., -1] = np.ldexp(v, -shift), 2.0**-shift
         self.q, self.k, self.v = (np.broadcast_to(a, (*batch, *a.shape[-2:])) for a in (q, k, v_ones))
         self.mask = None if mask is None else np.broadcast_to(mask, (*batch, n_q, n_k))
         self.causal, self.scale = causal, q.dtype.type(scale)
@@ -160,7 +162,7 @@ class _Tiles:
         (n_q, d_k), n_k, d_v1 = self.q.shape[-2:], self.k.shape[-2], self.v.shape[-1]
         lowest = np.finfo(dtype).min
         # this worker's buffers, allocated once: a tile of scores (and of hidden entries), row statistics
-        q_buf, acc_buf, pv_buf = np.empty((bq, d_k), dtype), np.empty((bq, d_v1), dtype), np.empty((bq, d_v1), dtype)
+        q_buf, acc_buf, pv_buf = np.empty((bq, d_k), dtype), *(np.empty((bq, d_v1), self.v.dtype) for _ in range(2))
         s_buf = np.empty(bq * bk, dtype)
         hidden_buf = np.empty(bq * bk, bool) if self.mask is not None or self.causal else None
         max_buf, tile_max_buf, norm_buf = (np.empty(bq, dtype) for _ in range(3))

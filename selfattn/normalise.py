@@ -55,7 +55,7 @@ def _softmax(scores, allowed=None):
     where = True if allowed is None else np.broadcast_to(allowed, scores.shape)
     row_max = scores.max(axis=-1, keepdims=True, initial=-np.inf, where=where)
     e = np.exp(scores - row_max, out=np.zeros_like(scores), where=where)  # a score far below the maximum: exp(-inf) = 0
-    total = e.sum(axis=-1, keepdims=True)
+    total = e.sum(axis=-1, keepdims=True, dtype=np.promote_types(e.dtype, np.float32))  # float16 ends at 65504
     return np.divide(e, total, out=np.zeros_like(e), where=total != 0)  # NaN (an overflow) passes
 
 

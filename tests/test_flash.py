@@ -180,6 +180,18 @@ def test_float16_matches_attention_beyond_4100_keys():
     np.testing.assert_allclose(out, attention(q, k, v), rtol=1e-3)
 
 
+def test_float16_beyond_65504_keys():
+    """Equal scores: the 70000 weights sum to 70000 before they are divided by it, beyond float16,
+    which gave zeros. The sums are taken in float32; the answer is float16, as close as attention's."""
+    rng = np.random.default_rng(0)
+    q, k, v = (rng.normal(size=(n, 4)).astype(np.float16) for n in (2, 70000, 70000))
+    exact = attention(*(a.astype(np.float64) for a in (q, k, v)))
+    out = flash_attention(q, k, v)
+    assert out.dtype == np.float16
+    assert np.abs(out - exact).max() <= np.abs(attention(q, k, v) - exact).max() + 1e-5
+    np.testing.assert_array_equal(flash_attention(0 * q, k, np.ones_like(v)), np.ones((2, 4), np.float16))
+
+
 @pytest.mark.parametrize("workers", [1, 2])
 def test_no_warning_when_the_bound_is_zero_times_infinity(workers):
     """|q| = 1e-300 and |k|**2 overflows: the bound |q| |k| is 0 * inf, which warned (and the

@@ -44,6 +44,13 @@ def test_float_dtype_is_kept(dtype):
     np.testing.assert_allclose(result, softmax(x.astype(np.float64)), rtol=np.finfo(dtype).eps * 8)
 
 
+def test_float16_sums_beyond_65504():
+    """70000 weights of 1 sum beyond float16's largest number: the sum is taken in float32."""
+    result = softmax(np.zeros(70000, np.float16))
+    assert result.dtype == np.float16
+    np.testing.assert_array_equal(result, np.float16(1 / 70000))  # the nearest float16
+
+
 @pytest.mark.parametrize("x", [np.array([0, 1, 2]), [0, 1, 2], np.array([True, False, True])])
 def test_ints_lists_and_bools_become_float64(x):
     result = softmax(x)
