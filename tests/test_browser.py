@@ -8,6 +8,7 @@ links and anchors. The tests at the end feed the checks a broken page and a miss
 """
 
 import ast
+import functools
 import os
 import shutil
 import xml.etree.ElementTree as ET
@@ -67,6 +68,7 @@ def expected_copies(page):
     return [hook.code_of(block, catch=False) for _, _, block in hook.python_blocks((DOCS / page).read_text())]
 
 
+@functools.cache  # read once, for all the API pages
 def docstring_examples():
     """The code of every example of every docstring of ``selfattn/``, as its copy button copies it."""
     examples = set()
